@@ -1,0 +1,158 @@
+package connector
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// State is the onboarding state derived from a user's facts (see Derive).
+type State string
+
+const (
+	StatePending       State = "pending"       // stored, invitation not yet sent
+	StateInvited       State = "invited"       // guest exists, invitation not redeemed
+	StateRedeemed      State = "redeemed"      // invitation redeemed
+	StateMFARegistered State = "mfaRegistered" // an MFA method is registered
+	StateOnboarded     State = "onboarded"     // every required agreement accepted
+	StateExpired       State = "expired"       // not onboarded within the validity: guest deleted
+	StateDisabled      State = "disabled"      // active=false
+	StateFailed        State = "failed"        // a permanent error; see LastError
+)
+
+// States lists every state, in flow order.
+var States = []State{StatePending, StateInvited, StateRedeemed, StateMFARegistered,
+	StateOnboarded, StateExpired, StateDisabled, StateFailed}
+
+// User is a SCIM user as passbridge keeps it.
+//
+// The fields above Doc are the ones passbridge indexes and reasons about; Doc
+// holds the client's SCIM attributes as sent (core and enterprise schema and the
+// writable part of the onboarding extension), so that what a client wrote
+// comes back unchanged. Onboarding holds the facts passbridge learned.
+type User struct {
+	ID         string
+	UserName   string
+	ExternalID string
+	Active     bool
+	// Emails are all e-mail values of the user, as sent; filters on
+	// emails.value match any of them.
+	Emails []string
+	// Doc is the SCIM resource's client-writable attributes (without id, meta,
+	// schemas and readOnly attributes), as a JSON object.
+	Doc json.RawMessage
+
+	Onboarding Onboarding
+
+	Version  int64 // incremented by every committed change; the ETag
+	Created  time.Time
+	Modified time.Time
+}
+
+// Onboarding holds the facts about a user's onboarding. State is derived from
+// them (Derive) and stored beside them so that it can be filtered on.
+type Onboarding struct {
+	State State `json:"state"`
+
+	// InviteEmail is the address invited (the login ID in the tenant).
+	InviteEmail string     `json:"inviteEmail,omitempty"`
+	GuestID     string     `json:"guestId,omitempty"`
+	InvitedAt   *time.Time `json:"invitedAt,omitempty"`
+	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
+	RedeemedAt  *time.Time `json:"redeemedAt,omitempty"`
+
+	MFARegisteredAt *time.Time `json:"mfaRegisteredAt,omitempty"`
+	MFAMethods      []string   `json:"mfaMethods,omitempty"`
+
+	Agreements  []AgreementAcceptance `json:"agreements,omitempty"`
+	OnboardedAt *time.Time            `json:"onboardedAt,omitempty"`
+
+	// Disabled is true once active=false has been applied in the tenant.
+	Disabled  bool       `json:"disabled,omitempty"`
+	ExpiredAt *time.Time `json:"expiredAt,omitempty"`
+	GuestGone bool       `json:"guestGone,omitempty"` // the guest was deleted in the tenant
+	Failed    bool       `json:"failed,omitempty"`
+	LastError string     `json:"lastError,omitempty"`
+	Attempts  int        `json:"attempts,omitempty"`
+
+	Seed Seed `json:"seed,omitempty"`
+}
+
+// AgreementAcceptance records that the user accepted one agreement.
+type AgreementAcceptance struct {
+	Name       string    `json:"name"`
+	ID         string    `json:"id,omitempty"`
+	AcceptedAt time.Time `json:"acceptedAt"`
+}
+
+// Seed holds the SEED (device) provisioning facts.
+type Seed struct {
+	Requested     bool       `json:"requested,omitempty"`
+	RequestedAt   *time.Time `json:"requestedAt,omitempty"`
+	DueAt         *time.Time `json:"dueAt,omitempty"`
+	ProvisionedAt *time.Time `json:"provisionedAt,omitempty"`
+	ExpiresAt     *time.Time `json:"expiresAt,omitempty"`
+	State         string     `json:"state,omitempty"` // requested, provisioned, expired
+}
+
+// Group is a SCIM group as passbridge keeps it.
+type Group struct {
+	ID          string
+	DisplayName string
+	ExternalID  string
+	// Members are the ids of passbridge users in the group, in insertion order.
+	Members []string
+	// EntraID is the id of the Entra security group this group is mirrored to
+	// (empty until created or mapped).
+	EntraID string
+	// Doc holds other client attributes as sent, as a JSON object.
+	Doc json.RawMessage
+
+	Version  int64
+	Created  time.Time
+	Modified time.Time
+}
+
+// JobKind names what an outbox job does.
+type JobKind string
+
+const (
+	JobInvite        JobKind = "invite"
+	JobDisable       JobKind = "disable"
+	JobEnable        JobKind = "enable"
+	JobDeleteGuest   JobKind = "deleteGuest"
+	JobSeedProvision JobKind = "seedProvision"
+	JobGroupSync     JobKind = "groupSync"
+)
+
+// Job is a durable unit of work in the outbox. A job is committed in the same
+// transaction as the change that caused it.
+type Job struct {
+	ID      int64
+	Kind    JobKind
+	Subject string          // user or group id
+	Payload json.RawMessage // kind-specific, may be nil
+	// Attempts counts claims: it is incremented before the worker calls out.
+	Attempts  int
+	RunAt     time.Time // not claimable before
+	LastError string
+	// Lease: set by ClaimJobs; another worker may claim the job once it passes.
+	LeaseOwner string
+	LeaseUntil time.Time
+	Created    time.Time
+}
+
+// Event is one entry of the append-only event log.
+type Event struct {
+	ID      int64
+	Subject string // user or group id
+	Type    string // e.g. "user.created", "onboarding.invited"
+	Actor   string // "scim:<token name>", "worker", "reconciler"
+	At      time.Time
+	Data    json.RawMessage
+}
+
+// Change is what an update wants committed with it, atomically.
+type Change struct {
+	Jobs   []Job
+	Events []Event
+}
