@@ -41,6 +41,13 @@ type User struct {
 	// schemas and readOnly attributes), as a JSON object.
 	Doc json.RawMessage
 
+	// SeedRequested is the client's wish for SEED device provisioning
+	// (onboarding extension seedRequested, readWrite).
+	SeedRequested bool
+	// MailboxType is the writeOnly mailboxType the client sent (e.g.
+	// "LiteMail"), checked by the sign-up policy; kept, never returned.
+	MailboxType string
+
 	Onboarding Onboarding
 
 	Version  int64 // incremented by every committed change; the ETag
