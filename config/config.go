@@ -1,0 +1,260 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultPath is the configuration file used when --config is not given and
+// the file exists in the working directory.
+const DefaultPath = "passbridge.yaml"
+
+// EnvPrefix starts every environment variable that overrides a key.
+const EnvPrefix = "PASSBRIDGE_"
+
+// Config is passbridge's whole configuration. The YAML names are the keys of
+// the configuration contract (ARCHITECTURE.md, "Configuration").
+type Config struct {
+	Server     Server      `yaml:"server"`
+	Log        Log         `yaml:"log"`
+	SCIM       SCIM        `yaml:"scim"`
+	Database   Database    `yaml:"database"`
+	Graph      Graph       `yaml:"graph"`
+	Azure      Azure       `yaml:"azure"`
+	Invitation Invitation  `yaml:"invitation"`
+	Policy     Policy      `yaml:"policy"`
+	Agreements []Agreement `yaml:"agreements" validate:"dive"`
+	Seed       Seed        `yaml:"seed"`
+	Groups     Groups      `yaml:"groups"`
+	Reconcile  Reconcile   `yaml:"reconcile"`
+	Worker     Worker      `yaml:"worker"`
+}
+
+// Server configures the HTTP server (SCIM, health, metrics).
+type Server struct {
+	Listen            string   `yaml:"listen" validate:"required,listenaddr"`
+	PublicURL         string   `yaml:"publicURL" validate:"omitempty,weburl"`
+	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout" validate:"gt=0s,max=10m"`
+	ReadTimeout       Duration `yaml:"readTimeout" validate:"gt=0s,max=1h"`
+	WriteTimeout      Duration `yaml:"writeTimeout" validate:"gt=0s,max=1h"`
+	IdleTimeout       Duration `yaml:"idleTimeout" validate:"gt=0s,max=24h"`
+	ShutdownTimeout   Duration `yaml:"shutdownTimeout" validate:"gt=0s,max=10m"`
+	MaxBodyBytes      int64    `yaml:"maxBodyBytes" validate:"min=1024,max=104857600"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	Level  string `yaml:"level" validate:"oneof=debug info warn error"`
+	Format string `yaml:"format" validate:"oneof=json text"`
+}
+
+// SlogLevel returns the slog level named by Level (info when unknown).
+func (l Log) SlogLevel() slog.Level {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(l.Level)); err != nil {
+		return slog.LevelInfo
+	}
+	return lv
+}
+
+// SCIM configures the SCIM endpoint.
+type SCIM struct {
+	Tokens []Token `yaml:"tokens" validate:"dive"`
+}
+
+// Token is an accepted SCIM bearer token, stored as the hex SHA-256 of the
+// token (see HashToken).
+type Token struct {
+	Name   string `yaml:"name" validate:"required"`
+	SHA256 string `yaml:"sha256" validate:"required,sha256hex"`
+}
+
+// Database says where state is kept.
+type Database struct {
+	// URL is "sqlite:PATH" or "postgres://user:password@host:port/db?...".
+	URL string `yaml:"url" validate:"required,dburl"`
+}
+
+// Dialect returns "sqlite" or "postgres" (or "" for an invalid URL).
+func (d Database) Dialect() string {
+	switch {
+	case strings.HasPrefix(d.URL, "sqlite:"):
+		return "sqlite"
+	case strings.HasPrefix(d.URL, "postgres://"), strings.HasPrefix(d.URL, "postgresql://"):
+		return "postgres"
+	}
+	return ""
+}
+
+// SQLitePath returns the file path of a "sqlite:PATH" URL ("" otherwise).
+func (d Database) SQLitePath() string {
+	if p, ok := strings.CutPrefix(d.URL, "sqlite:"); ok {
+		return p
+	}
+	return ""
+}
+
+// Graph says where Microsoft Graph (or the simulator) is.
+type Graph struct {
+	// Endpoint is the Graph root without the version.
+	Endpoint string `yaml:"endpoint" validate:"required,secureurl"`
+}
+
+// BaseURL returns the endpoint with "/v1.0" appended.
+func (g Graph) BaseURL() string {
+	return strings.TrimRight(g.Endpoint, "/") + "/v1.0"
+}
+
+// Credential kinds for Azure.Credential.
+const (
+	CredentialDefault     = "default"
+	CredentialSecret      = "secret"
+	CredentialCertificate = "certificate"
+	CredentialWorkload    = "workload"
+	CredentialManaged     = "managed"
+)
+
+// Azure says how passbridge authenticates to Entra ID.
+type Azure struct {
+	TenantID            string `yaml:"tenantID" validate:"omitempty,guid"`
+	ClientID            string `yaml:"clientID" validate:"omitempty,guid"`
+	Credential          string `yaml:"credential" validate:"oneof=default secret certificate workload managed"`
+	ClientSecret        string `yaml:"clientSecret"`
+	CertificatePath     string `yaml:"certificatePath"`
+	CertificatePassword string `yaml:"certificatePassword"`
+	AuthorityHost       string `yaml:"authorityHost" validate:"omitempty,httpsurl"`
+	FederatedTokenFile  string `yaml:"federatedTokenFile"`
+}
+
+// Invitation shapes the B2B invitation.
+type Invitation struct {
+	RedirectURL  string   `yaml:"redirectURL" validate:"required,secureurl"`
+	SendEmail    bool     `yaml:"sendEmail"`
+	Message      string   `yaml:"message" validate:"max=10000"`
+	CCRecipients []string `yaml:"ccRecipients" validate:"max=1,dive,email"`
+	Language     string   `yaml:"language" validate:"omitempty,bcp47_language_tag"`
+	Validity     Duration `yaml:"validity" validate:"gt=0s,max=8760h"`
+}
+
+// Policy decides which e-mail addresses may sign up.
+type Policy struct {
+	AllowedDomains      []string `yaml:"allowedDomains" validate:"dive,domainpattern"`
+	BlockedDomains      []string `yaml:"blockedDomains" validate:"dive,domainpattern"`
+	BlockedMailboxTypes []string `yaml:"blockedMailboxTypes" validate:"dive,required"`
+}
+
+// When an agreement must be accepted, for Agreement.RequiredWhen.
+const (
+	RequiredAlways = "always"
+	RequiredSeed   = "seed"
+)
+
+// Agreement is a Terms of Use agreement that onboarding waits for.
+type Agreement struct {
+	Name         string `yaml:"name" validate:"required"`
+	ID           string `yaml:"id" validate:"required,guid"`
+	RequiredWhen string `yaml:"requiredWhen" validate:"required,oneof=always seed"`
+}
+
+// Seed configures SEED (device) provisioning.
+type Seed struct {
+	GroupID         string   `yaml:"groupID" validate:"omitempty,guid"`
+	DueBusinessDays int      `yaml:"dueBusinessDays" validate:"min=1,max=30"`
+	Holidays        []string `yaml:"holidays" validate:"dive,isodate"`
+	Validity        Duration `yaml:"validity" validate:"gt=0s,max=8760h"`
+}
+
+// HolidayDates returns Holidays parsed as dates (UTC midnight).
+func (s Seed) HolidayDates() ([]time.Time, error) {
+	out := make([]time.Time, 0, len(s.Holidays))
+	for i, h := range s.Holidays {
+		t, err := time.Parse(time.DateOnly, h)
+		if err != nil {
+			return nil, fmt.Errorf("seed.holidays[%d]: %w", i, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// Groups maps SCIM groups to existing Entra groups.
+type Groups struct {
+	// Map is SCIM displayName → Entra group id; unmapped groups are created.
+	Map map[string]string `yaml:"map" validate:"dive,keys,required,endkeys,guid"`
+}
+
+// Reconcile paces the reconciler.
+type Reconcile struct {
+	Interval  Duration `yaml:"interval" validate:"min=10s,max=24h"`
+	BatchSize int      `yaml:"batchSize" validate:"min=1,max=1000"`
+}
+
+// Worker paces the outbox worker.
+type Worker struct {
+	Concurrency int      `yaml:"concurrency" validate:"min=1,max=64"`
+	Lease       Duration `yaml:"lease" validate:"min=10s,max=1h"`
+	MaxAttempts int      `yaml:"maxAttempts" validate:"min=1,max=1000"`
+}
+
+// Default returns the configuration with every default of the contract.
+func Default() *Config {
+	return &Config{
+		Server: Server{
+			Listen:            ":8080",
+			ReadHeaderTimeout: Duration(5 * time.Second),
+			ReadTimeout:       Duration(30 * time.Second),
+			WriteTimeout:      Duration(30 * time.Second),
+			IdleTimeout:       Duration(120 * time.Second),
+			ShutdownTimeout:   Duration(20 * time.Second),
+			MaxBodyBytes:      1 << 20,
+		},
+		Log:        Log{Level: "info", Format: "json"},
+		Database:   Database{URL: "sqlite:passbridge.db"},
+		Graph:      Graph{Endpoint: "https://graph.microsoft.com"},
+		Azure:      Azure{Credential: CredentialDefault},
+		Invitation: Invitation{SendEmail: true, Validity: Duration(720 * time.Hour)},
+		Policy:     Policy{BlockedMailboxTypes: []string{"LiteMail"}},
+		Seed:       Seed{DueBusinessDays: 3, Validity: Duration(720 * time.Hour)},
+		Reconcile:  Reconcile{Interval: Duration(time.Minute), BatchSize: 200},
+		Worker:     Worker{Concurrency: 4, Lease: Duration(2 * time.Minute), MaxAttempts: 20},
+	}
+}
+
+// Duration is a time.Duration written as a Go duration string ("720h", "1m")
+// in YAML and the environment.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats d like time.Duration does.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration: write a number with a unit such as \"90s\", \"1m\" or \"720h\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("expected a duration such as \"720h\", found a %s", kindName(n))
+	}
+	return d.UnmarshalText([]byte(n.Value))
+}
