@@ -1,0 +1,211 @@
+package scim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	escim "github.com/elimity-com/scim"
+
+	"github.com/passbridge/passbridge/connector"
+)
+
+type groupHandler struct {
+	svc     *connector.Service
+	patcher patcher
+	baseURL string
+}
+
+var _ escim.ResourceHandler = groupHandler{}
+
+type groupFields struct {
+	displayName, externalID string
+	members                 []string
+	doc                     json.RawMessage
+}
+
+func groupFromDoc(d doc) (groupFields, error) {
+	var f groupFields
+	d = cloneDoc(d)
+	delete(d, "id")
+	delete(d, "meta")
+	delete(d, "schemas")
+	f.displayName, _ = d["displayName"].(string)
+	if strings.TrimSpace(f.displayName) == "" {
+		return f, &connector.InputError{Field: "displayName", Detail: "required: a unique, non-empty group name"}
+	}
+	f.externalID, _ = d["externalId"].(string)
+	if list, ok := d["members"].([]any); ok {
+		for i, e := range list {
+			m, _ := e.(map[string]any)
+			v, _ := m["value"].(string)
+			if v == "" {
+				return f, &connector.InputError{Field: fmt.Sprintf("members[%d].value", i), Detail: "required: the id of a User"}
+			}
+			f.members = append(f.members, v)
+		}
+	}
+	delete(d, "members") // kept as Group.Members
+	delete(d, "displayName")
+	delete(d, "externalId")
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return f, &connector.InputError{Field: "body", Detail: "cannot be stored as JSON"}
+	}
+	f.doc = raw
+	return f, nil
+}
+
+func (f groupFields) applyTo(g *connector.Group) {
+	g.DisplayName = f.displayName
+	g.ExternalID = f.externalID
+	g.Members = f.members
+	g.Doc = f.doc
+}
+
+func (h groupHandler) groupDoc(g connector.Group) doc {
+	d := decodeDoc(g.Doc)
+	d["displayName"] = g.DisplayName
+	if g.ExternalID != "" {
+		d["externalId"] = g.ExternalID
+	}
+	members := make([]any, 0, len(g.Members))
+	for _, id := range g.Members {
+		members = append(members, map[string]any{"value": id, "$ref": h.baseURL + "/Users/" + id, "type": "User"})
+	}
+	d["members"] = members
+	return d
+}
+
+func (h groupHandler) resource(g connector.Group) escim.Resource {
+	d := h.groupDoc(g)
+	delete(d, "externalId")
+	return escim.Resource{ID: g.ID, ExternalID: optString(g.ExternalID), Attributes: escim.ResourceAttributes(d), Meta: meta(g.Created, g.Modified, g.Version)}
+}
+
+// memberError turns a store's "no such user" into a 400 naming the member:
+// a missing member is bad input, not a missing group.
+func (h groupHandler) memberError(r *http.Request, members []string) error {
+	for i, id := range members {
+		if _, err := h.svc.GetUser(r.Context(), id); errors.Is(err, connector.ErrNotFound) {
+			return &connector.InputError{Field: fmt.Sprintf("members[%d].value", i), Detail: fmt.Sprintf("no User has id %q: create the user first, then add it", id)}
+		}
+	}
+	return nil
+}
+
+func (h groupHandler) Create(r *http.Request, attrs escim.ResourceAttributes) (escim.Resource, error) {
+	f, err := groupFromDoc(doc(attrs))
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "Group", "")
+	}
+	if err := h.memberError(r, f.members); err != nil {
+		return escim.Resource{}, fail(r, err, "Group", "")
+	}
+	var g connector.Group
+	f.applyTo(&g)
+	created, err := h.svc.CreateGroup(r.Context(), actor(r), g)
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "Group", "")
+	}
+	return h.resource(created), nil
+}
+
+func (h groupHandler) Get(r *http.Request, id string) (escim.Resource, error) {
+	g, err := h.svc.GetGroup(r.Context(), id)
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "Group", id)
+	}
+	return project(r, h.resource(g), URNGroup), nil
+}
+
+func (h groupHandler) GetAll(r *http.Request, p escim.ListRequestParams) (escim.Page, error) {
+	page, err := h.svc.ListGroups(r.Context(), connector.Query{Filter: listFilter(r), StartIndex: p.StartIndex, Count: p.Count})
+	if err != nil {
+		return escim.Page{}, fail(r, err, "Group", "")
+	}
+	out := escim.Page{TotalResults: page.Total, Resources: []escim.Resource{}}
+	for _, g := range page.Items {
+		out.Resources = append(out.Resources, project(r, h.resource(g), URNGroup))
+	}
+	return out, nil
+}
+
+func (h groupHandler) precondition(r *http.Request, id string) (*int64, error) {
+	return ifMatch(r, func() (int64, error) {
+		g, err := h.svc.GetGroup(r.Context(), id)
+		return g.Version, err
+	})
+}
+
+func (h groupHandler) update(r *http.Request, id string, edit func(g *connector.Group) error) (connector.Group, error) {
+	want, err := h.precondition(r, id)
+	if err != nil {
+		return connector.Group{}, err
+	}
+	g, err := h.svc.UpdateGroup(r.Context(), actor(r), id, want, edit)
+	if errors.Is(err, connector.ErrNotFound) {
+		// The group exists but a member does not: say which.
+		if cur, gerr := h.svc.GetGroup(r.Context(), id); gerr == nil {
+			var next connector.Group = cur
+			if e := edit(&next); e == nil {
+				if me := h.memberError(r, next.Members); me != nil {
+					return connector.Group{}, me
+				}
+			}
+		}
+	}
+	return g, err
+}
+
+func (h groupHandler) Replace(r *http.Request, id string, attrs escim.ResourceAttributes) (escim.Resource, error) {
+	f, err := groupFromDoc(doc(attrs))
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "Group", id)
+	}
+	g, err := h.update(r, id, func(g *connector.Group) error {
+		f.applyTo(g)
+		return nil
+	})
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "Group", id)
+	}
+	return h.resource(g), nil
+}
+
+// Patch answers 204 No Content, as Microsoft Entra expects for groups; a
+// client that wants the group back asks with attributes=….
+func (h groupHandler) Patch(r *http.Request, id string, ops []escim.PatchOperation) (escim.Resource, error) {
+	g, err := h.update(r, id, func(g *connector.Group) error {
+		d := h.groupDoc(*g)
+		if err := h.patcher.apply(d, ops); err != nil {
+			return err
+		}
+		f, err := groupFromDoc(d)
+		if err != nil {
+			return err
+		}
+		f.applyTo(g)
+		return nil
+	})
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "Group", id)
+	}
+	if r.URL.Query().Get("attributes") != "" {
+		return project(r, h.resource(g), URNGroup), nil
+	}
+	return escim.Resource{ID: g.ID}, nil
+}
+
+func (h groupHandler) Delete(r *http.Request, id string) error {
+	want, err := h.precondition(r, id)
+	if err != nil {
+		return fail(r, err, "Group", id)
+	}
+	if err := h.svc.DeleteGroup(r.Context(), actor(r), id, want); err != nil {
+		return fail(r, err, "Group", id)
+	}
+	return nil
+}

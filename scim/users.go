@@ -1,0 +1,256 @@
+package scim
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	escim "github.com/elimity-com/scim"
+
+	"github.com/passbridge/passbridge/connector"
+)
+
+type userHandler struct {
+	svc     *connector.Service
+	patcher patcher
+}
+
+var _ escim.ResourceHandler = userHandler{}
+
+// userFields is what a SCIM body says about a user's client-writable data.
+type userFields struct {
+	userName, externalID string
+	active               bool
+	emails               []string
+	seedRequested        bool
+	mailboxType          string
+	doc                  json.RawMessage
+}
+
+// fromDoc reads a validated SCIM user body (canonical attribute names, the
+// extensions under their URNs).
+func fromDoc(d doc) (userFields, error) {
+	var f userFields
+	d = cloneDoc(d)
+	delete(d, "id")
+	delete(d, "meta")
+	delete(d, "schemas")
+	f.userName, _ = d["userName"].(string)
+	if strings.TrimSpace(f.userName) == "" {
+		return f, &connector.InputError{Field: "userName", Detail: "required: a unique, non-empty login name (passbridge uses the organisational e-mail address)"}
+	}
+	f.externalID, _ = d["externalId"].(string)
+	f.active = true
+	if a, ok := d["active"].(bool); ok {
+		f.active = a
+	}
+	d["active"] = f.active
+	if list, ok := d["emails"].([]any); ok {
+		// The primary e-mail first: it is the one invited.
+		var primary, rest []string
+		for _, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			if v, ok := m["value"].(string); ok && v != "" {
+				if m["primary"] == true {
+					primary = append(primary, v)
+				} else {
+					rest = append(rest, v)
+				}
+			}
+		}
+		f.emails = append(primary, rest...)
+	}
+	if tp, ok := d[URNTechPass].(map[string]any); ok {
+		f.seedRequested, _ = tp["seedRequested"].(bool)
+		f.mailboxType, _ = tp["mailboxType"].(string)
+		delete(d, URNTechPass) // kept as fields, not in the document
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return f, &connector.InputError{Field: "body", Detail: "cannot be stored as JSON"}
+	}
+	f.doc = raw
+	return f, nil
+}
+
+func (f userFields) applyTo(u *connector.User) {
+	u.UserName = f.userName
+	u.ExternalID = f.externalID
+	u.Active = f.active
+	u.Emails = f.emails
+	u.SeedRequested = f.seedRequested
+	if f.mailboxType != "" {
+		u.MailboxType = f.mailboxType
+	}
+	u.Doc = f.doc
+}
+
+func cloneDoc(d doc) doc {
+	out := make(doc, len(d))
+	for k, v := range d {
+		out[k] = v
+	}
+	return out
+}
+
+// clientDoc is the user's client-writable view, the base for PATCH.
+func clientDoc(u connector.User) doc {
+	d := decodeDoc(u.Doc)
+	d["userName"] = u.UserName
+	d["active"] = u.Active
+	if u.ExternalID != "" {
+		d["externalId"] = u.ExternalID
+	}
+	tp := map[string]any{"seedRequested": u.SeedRequested}
+	if u.MailboxType != "" {
+		tp["mailboxType"] = u.MailboxType
+	}
+	d[URNTechPass] = tp
+	return d
+}
+
+func userResource(u connector.User) escim.Resource {
+	d := decodeDoc(u.Doc)
+	delete(d, "externalId")
+	d["userName"] = u.UserName
+	d["active"] = u.Active
+	o := u.Onboarding
+	tp := map[string]any{
+		"seedRequested":   u.SeedRequested,
+		"onboardingState": string(o.State),
+	}
+	set := func(k string, v any) {
+		switch x := v.(type) {
+		case nil:
+		case string:
+			if x != "" {
+				tp[k] = x
+			}
+		default:
+			tp[k] = v
+		}
+	}
+	set("invitedAt", timeAttr(o.InvitedAt))
+	set("expiresAt", timeAttr(o.ExpiresAt))
+	set("redeemedAt", timeAttr(o.RedeemedAt))
+	set("mfaRegisteredAt", timeAttr(o.MFARegisteredAt))
+	if len(o.MFAMethods) > 0 {
+		tp["mfaMethods"] = o.MFAMethods
+	}
+	if len(o.Agreements) > 0 {
+		var list []any
+		for _, a := range o.Agreements {
+			list = append(list, map[string]any{"name": a.Name, "acceptedAt": timeAttr(&a.AcceptedAt)})
+		}
+		tp["agreements"] = list
+	}
+	set("onboardedAt", timeAttr(o.OnboardedAt))
+	set("seedState", o.Seed.State)
+	set("seedDueAt", timeAttr(o.Seed.DueAt))
+	set("guestId", o.GuestID)
+	set("lastError", o.LastError)
+	d[URNTechPass] = tp
+	return escim.Resource{
+		ID:         u.ID,
+		ExternalID: optString(u.ExternalID),
+		Attributes: escim.ResourceAttributes(d),
+		Meta:       meta(u.Created, u.Modified, u.Version),
+	}
+}
+
+func (h userHandler) Create(r *http.Request, attrs escim.ResourceAttributes) (escim.Resource, error) {
+	f, err := fromDoc(doc(attrs))
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "User", "")
+	}
+	var u connector.User
+	f.applyTo(&u)
+	created, err := h.svc.CreateUser(r.Context(), actor(r), u)
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "User", "")
+	}
+	return userResource(created), nil
+}
+
+func (h userHandler) Get(r *http.Request, id string) (escim.Resource, error) {
+	u, err := h.svc.GetUser(r.Context(), id)
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "User", id)
+	}
+	return project(r, userResource(u), URNUser), nil
+}
+
+func (h userHandler) GetAll(r *http.Request, p escim.ListRequestParams) (escim.Page, error) {
+	page, err := h.svc.ListUsers(r.Context(), connector.Query{Filter: listFilter(r), StartIndex: p.StartIndex, Count: p.Count})
+	if err != nil {
+		return escim.Page{}, fail(r, err, "User", "")
+	}
+	out := escim.Page{TotalResults: page.Total, Resources: []escim.Resource{}}
+	for _, u := range page.Items {
+		out.Resources = append(out.Resources, project(r, userResource(u), URNUser))
+	}
+	return out, nil
+}
+
+func (h userHandler) precondition(r *http.Request, id string) (*int64, error) {
+	return ifMatch(r, func() (int64, error) {
+		u, err := h.svc.GetUser(r.Context(), id)
+		return u.Version, err
+	})
+}
+
+func (h userHandler) Replace(r *http.Request, id string, attrs escim.ResourceAttributes) (escim.Resource, error) {
+	f, err := fromDoc(doc(attrs))
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "User", id)
+	}
+	want, err := h.precondition(r, id)
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "User", id)
+	}
+	u, err := h.svc.UpdateUser(r.Context(), actor(r), id, want, func(u *connector.User) error {
+		f.applyTo(u)
+		return nil
+	})
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "User", id)
+	}
+	return userResource(u), nil
+}
+
+func (h userHandler) Patch(r *http.Request, id string, ops []escim.PatchOperation) (escim.Resource, error) {
+	want, err := h.precondition(r, id)
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "User", id)
+	}
+	u, err := h.svc.UpdateUser(r.Context(), actor(r), id, want, func(u *connector.User) error {
+		d := clientDoc(*u)
+		if err := h.patcher.apply(d, ops); err != nil {
+			return err
+		}
+		f, err := fromDoc(d)
+		if err != nil {
+			return err
+		}
+		f.applyTo(u)
+		return nil
+	})
+	if err != nil {
+		return escim.Resource{}, fail(r, err, "User", id)
+	}
+	return userResource(u), nil
+}
+
+func (h userHandler) Delete(r *http.Request, id string) error {
+	want, err := h.precondition(r, id)
+	if err != nil {
+		return fail(r, err, "User", id)
+	}
+	if err := h.svc.DeleteUser(r.Context(), actor(r), id, want); err != nil {
+		return fail(r, err, "User", id)
+	}
+	return nil
+}
