@@ -1,36 +1,54 @@
 package connector
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 )
 
 // Options configure the domain. cmd/passbridge maps the configuration file
 // onto them; zero values take the defaults of the configuration contract.
+// The worker and the reconciler take their part through WorkerOptions and
+// ReconcileOptions, which carry these Options along.
 type Options struct {
 	Clock  Clock
 	Logger *slog.Logger
 
+	// Policy is the sign-up policy (config: policy.*).
 	Policy PolicyOptions
 
 	// InvitationValidity is how long an invitation may stay unfinished before
-	// the onboarding is terminated (default 720h).
+	// the onboarding is terminated (config: invitation.validity, default 720h).
 	InvitationValidity time.Duration
-	// Invitation is what invitations say (email, redirect URL, message …).
+	// Invitation is what invitations say (config: invitation.redirectURL,
+	// sendEmail, message, ccRecipients, language). Email and DisplayName are
+	// filled per user.
 	Invitation Invitation
 
+	// Agreements are the agreements to accept (config: agreements).
 	Agreements []Agreement
-	Seed       SeedOptions
-	// GroupMap maps a SCIM group displayName to an existing Entra group id.
+	// Seed configures SEED provisioning (config: seed.*).
+	Seed SeedOptions
+	// GroupMap maps a SCIM group displayName to an existing Entra group id
+	// (config: groups.map).
 	GroupMap map[string]string
+
+	// Worker configures the outbox worker (config: worker.*).
+	Worker WorkerOptions
+	// Reconcile configures the reconciler (config: reconcile.*).
+	Reconcile ReconcileOptions
 }
 
 // PolicyOptions is the sign-up policy.
 type PolicyOptions struct {
-	// AllowedDomains are organisational e-mail domains ("gov.sg") or wildcard
-	// subdomains ("*.gov.sg"). Empty allows every domain not blocked.
+	// AllowedDomains are organisational e-mail domains. "gov.sg" allows
+	// exactly that domain; "*.gov.sg" allows every subdomain of gov.sg
+	// (tech.gov.sg, a.b.gov.sg) but not gov.sg itself. Empty allows every
+	// domain not blocked.
 	AllowedDomains []string
+	// BlockedDomains are refused even when allowed; same syntax.
 	BlockedDomains []string
 	// BlockedMailboxTypes are mailbox types refused at sign-up (default LiteMail).
 	BlockedMailboxTypes []string
@@ -40,16 +58,111 @@ type PolicyOptions struct {
 type Agreement struct {
 	Name string
 	ID   string
-	// RequiredWhen is "always" or "seed" (only once SEED is provisioned).
+	// RequiredWhen is "always" (or "") or "seed" (only once SEED is provisioned).
 	RequiredWhen string
 }
 
 // SeedOptions configure SEED device provisioning.
 type SeedOptions struct {
-	GroupID         string
-	DueBusinessDays int // default 3
-	Holidays        []time.Time
-	Validity        time.Duration // default 720h
+	// GroupID is the Entra group whose membership provisions SEED
+	// (config: seed.groupID). Empty: SEED requests are recorded but the
+	// provisioning job fails with a readable error.
+	GroupID string
+	// DueBusinessDays is the promised provisioning time (default 3).
+	DueBusinessDays int
+	// Holidays are non-working days (dates; the time of day is ignored).
+	Holidays []time.Time
+	// Validity is how long a SEED provisioning stays valid (default 720h).
+	Validity time.Duration
+	// Location is the time zone business days are counted in
+	// (config: seed.timeZone, default Asia/Singapore).
+	Location *time.Location
+}
+
+// WorkerOptions configure the outbox worker (NewWorker).
+type WorkerOptions struct {
+	// Owner identifies this process in job leases (default host-pid-random).
+	Owner string
+	// Concurrency is how many jobs run at once (config: worker.concurrency,
+	// default 4).
+	Concurrency int
+	// Lease is how long a claimed job is ours (config: worker.lease, default
+	// 2m); a crashed worker's jobs return to the queue after it. Directory
+	// calls of one job are bounded by half of it.
+	Lease time.Duration
+	// MaxAttempts bounds the tries of a job with transient errors
+	// (config: worker.maxAttempts, default 12).
+	MaxAttempts int
+	// PollInterval is the pause when the queue is empty (default 1s).
+	PollInterval time.Duration
+	// BackoffBase and BackoffMax shape the exponential backoff between
+	// attempts (defaults 2s and 15m); a Retry-After from Graph wins when longer.
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// JitterSeed seeds the backoff jitter (0: from the clock). Tests fix it.
+	JitterSeed int64
+
+	// Domain is the domain configuration (clock, logger, invitation,
+	// validity, SEED, group map). Options.WorkerOptions fills it.
+	Domain *Options
+}
+
+// ReconcileOptions configure the reconciler (NewReconciler).
+type ReconcileOptions struct {
+	// Holder identifies this process in the "reconciler" lease (default
+	// host-pid-random).
+	Holder string
+	// Interval is the pause between passes in Run (config:
+	// reconcile.interval, default 1m).
+	Interval time.Duration
+	// BatchSize is the page size of user sweeps and of bulk Graph reads
+	// (config: reconcile.batchSize, default 100).
+	BatchSize int
+	// LeaseTTL is how long a pass holds the "reconciler" lease before renewing
+	// (default 5m, at least twice Interval).
+	LeaseTTL time.Duration
+	// DisableDelta stops reading redemptions from /users/delta between
+	// sweeps (config: reconcile.disableDelta); every pass then sweeps.
+	DisableDelta bool
+	// SweepInterval is how often every invited user is read directly
+	// (config: reconcile.sweepInterval, default 15m), because a redemption
+	// may not produce a delta entry.
+	SweepInterval time.Duration
+	// AuditOverlap is how far before the stored high-water mark the audit log
+	// is read again, since events arrive late (default 1h).
+	AuditOverlap time.Duration
+	// AuditLookback is where the first audit read starts (default 720h: the
+	// log's retention).
+	AuditLookback time.Duration
+
+	// Domain is the domain configuration; Options.ReconcileOptions fills it.
+	Domain *Options
+}
+
+// WorkerOptions returns the worker's options with the domain attached.
+func (o Options) WorkerOptions() WorkerOptions {
+	w := o.Worker
+	d := o
+	w.Domain = &d
+	return w
+}
+
+// ReconcileOptions returns the reconciler's options with the domain attached.
+func (o Options) ReconcileOptions() ReconcileOptions {
+	r := o.Reconcile
+	d := o
+	r.Domain = &d
+	return r
+}
+
+func loadLocation(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		// Singapore has had UTC+8 without DST since 1982: a fixed zone is
+		// exact when the tz database is missing.
+		return time.FixedZone("SGT", 8*3600)
+	}
+	return loc
 }
 
 func (o Options) withDefaults() Options {
@@ -71,5 +184,82 @@ func (o Options) withDefaults() Options {
 	if o.Seed.Validity <= 0 {
 		o.Seed.Validity = 720 * time.Hour
 	}
+	if o.Seed.Location == nil {
+		o.Seed.Location = loadLocation("Asia/Singapore")
+	}
 	return o
+}
+
+func defaultHolder() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "passbridge"
+	}
+	return fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()%1e6)
+}
+
+func (w WorkerOptions) withDefaults() WorkerOptions {
+	if w.Domain == nil {
+		w.Domain = &Options{}
+	}
+	d := w.Domain.withDefaults()
+	w.Domain = &d
+	if w.Owner == "" {
+		w.Owner = defaultHolder()
+	}
+	if w.Concurrency <= 0 {
+		w.Concurrency = 4
+	}
+	if w.Lease <= 0 {
+		w.Lease = 2 * time.Minute
+	}
+	if w.MaxAttempts <= 0 {
+		w.MaxAttempts = 12
+	}
+	if w.PollInterval <= 0 {
+		w.PollInterval = time.Second
+	}
+	if w.BackoffBase <= 0 {
+		w.BackoffBase = 2 * time.Second
+	}
+	if w.BackoffMax <= 0 {
+		w.BackoffMax = 15 * time.Minute
+	}
+	if w.JitterSeed == 0 {
+		w.JitterSeed = time.Now().UnixNano()
+	}
+	return w
+}
+
+func (r ReconcileOptions) withDefaults() ReconcileOptions {
+	if r.Domain == nil {
+		r.Domain = &Options{}
+	}
+	d := r.Domain.withDefaults()
+	r.Domain = &d
+	if r.Holder == "" {
+		r.Holder = defaultHolder()
+	}
+	if r.Interval <= 0 {
+		r.Interval = time.Minute
+	}
+	if r.BatchSize <= 0 {
+		r.BatchSize = 100
+	}
+	if r.LeaseTTL <= 0 {
+		r.LeaseTTL = 5 * time.Minute
+	}
+	if r.LeaseTTL < 2*r.Interval {
+		r.LeaseTTL = 2 * r.Interval
+	}
+	if r.SweepInterval <= 0 {
+		r.SweepInterval = 15 * time.Minute
+	}
+	if r.AuditOverlap <= 0 {
+		r.AuditOverlap = time.Hour
+	}
+	if r.AuditLookback <= 0 {
+		r.AuditLookback = 720 * time.Hour
+	}
+	return r
 }

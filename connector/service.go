@@ -42,6 +42,9 @@ func (s *Service) CreateUser(ctx context.Context, actor string, u User) (User, e
 		return User{}, err
 	}
 	created, err := s.store.CreateUser(ctx, u, ch)
+	if errors.Is(err, ErrAlreadyExists) {
+		return s.resignUp(ctx, actor, u, fmt.Errorf("create user: %w", err))
+	}
 	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
@@ -69,11 +72,15 @@ func (s *Service) UpdateUser(ctx context.Context, actor, id string, ifVersion *i
 		}
 		old := *u
 		old.Emails = append([]string(nil), u.Emails...)
+		in, err := s.probeIntent(old, edit)
+		if err != nil {
+			return Change{}, err
+		}
 		if err := edit(u); err != nil {
 			return Change{}, err
 		}
 		u.Modified = s.clock.Now()
-		return s.onUpdate(ctx, actor, old, u)
+		return s.onUpdate(ctx, actor, old, u, in)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("update user %s: %w", id, err)

@@ -1,9 +1,26 @@
 package connector
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Seed states (Seed.State, SCIM seedState).
+const (
+	SeedRequested   = "requested"
+	SeedProvisioned = "provisioned"
+	SeedExpired     = "expired"
+	SeedWithdrawn   = "withdrawn"
+)
 
 // Derive returns the furthest onboarding state the user's facts support at
 // now. It is a pure function: reconcile is level-triggered.
+//
+// Facts may arrive out of order, so a later fact implies the earlier ones: an
+// accepted agreement or a registered MFA method can only come from a guest
+// who redeemed. An onboarding that was never completed expires at ExpiresAt
+// even before the guest is deleted (ExpiredAt records the termination).
 func Derive(u User, now time.Time, agreements []Agreement) State {
 	o := u.Onboarding
 	switch {
@@ -15,31 +32,237 @@ func Derive(u User, now time.Time, agreements []Agreement) State {
 		return StateExpired
 	case o.InvitedAt == nil:
 		return StatePending
-	case o.RedeemedAt == nil:
-		return StateInvited
-	case o.MFARegisteredAt == nil:
-		return StateRedeemed
-	case !allAccepted(o, agreements):
-		return StateMFARegistered
 	}
-	return StateOnboarded
+	mfa := o.MFARegisteredAt != nil
+	if mfa && allAccepted(o, agreements) {
+		return StateOnboarded
+	}
+	if deadlinePassed(o, now) {
+		return StateExpired
+	}
+	switch {
+	case mfa:
+		return StateMFARegistered
+	case o.RedeemedAt != nil || len(o.Agreements) > 0:
+		return StateRedeemed
+	}
+	return StateInvited
+}
+
+// deadlinePassed reports whether an onboarding never completed is past its
+// validity. Once onboarded, a later requirement (an agreement that SEED
+// adds) does not terminate the account.
+func deadlinePassed(o Onboarding, now time.Time) bool {
+	return o.OnboardedAt == nil && o.ExpiresAt != nil && !now.Before(*o.ExpiresAt)
 }
 
 func allAccepted(o Onboarding, agreements []Agreement) bool {
 	for _, a := range agreements {
-		if a.RequiredWhen == "seed" && o.Seed.ProvisionedAt == nil {
+		if strings.EqualFold(a.RequiredWhen, "seed") && o.Seed.ProvisionedAt == nil {
 			continue
 		}
-		found := false
-		for _, acc := range o.Agreements {
-			if acc.Name == a.Name || (a.ID != "" && acc.ID == a.ID) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !hasAccepted(o, a) {
 			return false
 		}
 	}
 	return true
+}
+
+func hasAccepted(o Onboarding, a Agreement) bool {
+	for _, acc := range o.Agreements {
+		if acc.Name == a.Name || (a.ID != "" && strings.EqualFold(acc.ID, a.ID)) {
+			return true
+		}
+	}
+	return false
+}
+
+// DeriveSeed returns the SEED state of s at now.
+func DeriveSeed(s Seed, now time.Time) string {
+	switch {
+	case s.ProvisionedAt != nil && s.ExpiresAt != nil && !now.Before(*s.ExpiresAt):
+		return SeedExpired
+	case s.ProvisionedAt != nil:
+		return SeedProvisioned
+	case s.Requested:
+		return SeedRequested
+	case s.RequestedAt != nil:
+		return SeedWithdrawn
+	}
+	return ""
+}
+
+// settle brings the facts that follow from other facts and the clock up to
+// date (termination at expiry, OnboardedAt, the SEED state, the stored
+// state) and returns the jobs they need. Every writer of a user calls it, so
+// the stored state never says "expired" without the guest's deletion queued.
+func settle(u *User, now time.Time, opts Options) []Job {
+	o := &u.Onboarding
+	var jobs []Job
+	if u.Active && !o.Failed && o.ExpiredAt == nil && o.InvitedAt != nil &&
+		Derive(*u, now, opts.Agreements) == StateExpired {
+		t := now
+		o.ExpiredAt = &t
+		if o.GuestID != "" && !o.GuestGone {
+			jobs = append(jobs, deleteGuestJob(u.ID, o.GuestID, o.InviteEmail, "expired", now))
+		}
+	}
+	st := Derive(*u, now, opts.Agreements)
+	if st == StateOnboarded && o.OnboardedAt == nil {
+		t := now
+		o.OnboardedAt = &t
+	}
+	o.Seed.State = DeriveSeed(o.Seed, now)
+	o.State = st
+	return jobs
+}
+
+// observation is what the reconciler learned about one guest in a pass; nil
+// and false fields were not observed.
+type observation struct {
+	redeemedAt  *time.Time
+	methodsRead bool
+	methods     []string
+	acceptances []AgreementAcceptance
+	guestGone   bool
+}
+
+func (ob observation) empty() bool {
+	return ob.redeemedAt == nil && !ob.methodsRead && len(ob.acceptances) == 0 && !ob.guestGone
+}
+
+// apply merges what was observed into the facts. It only adds facts: a fact
+// once recorded is not withdrawn by a later, possibly stale, observation.
+func (ob observation) apply(o *Onboarding, now time.Time) {
+	if ob.redeemedAt != nil && o.RedeemedAt == nil {
+		t := *ob.redeemedAt
+		o.RedeemedAt = &t
+	}
+	if ob.methodsRead && o.MFARegisteredAt == nil {
+		if mfa := mfaMethods(ob.methods); len(mfa) > 0 {
+			t := now
+			o.MFARegisteredAt = &t
+			o.MFAMethods = mfa
+		}
+	}
+	for _, a := range ob.acceptances {
+		dup := false
+		for _, have := range o.Agreements {
+			if have.Name == a.Name {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			o.Agreements = append(o.Agreements, a)
+		}
+	}
+	if ob.guestGone {
+		o.GuestGone = true
+	}
+}
+
+// mfaMethods returns the MFA methods among a user's authentication methods:
+// every method but the password, which every account has (GRAPH-FACTS.md,
+// "MFA registration").
+func mfaMethods(methods []string) []string {
+	var out []string
+	for _, m := range methods {
+		m = strings.TrimPrefix(m, "#microsoft.graph.")
+		if m == "" || strings.EqualFold(m, "passwordAuthenticationMethod") {
+			continue
+		}
+		out = append(out, m)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// matchAgreement finds the configured agreement an audit event is about: by
+// the target id, and by display name when the id is not the agreement id
+// (GRAPH-FACTS.md: which one the log carries is unverified).
+func matchAgreement(ev AuditEvent, agreements []Agreement) (Agreement, bool) {
+	if ev.TargetID != "" {
+		for _, a := range agreements {
+			if a.ID != "" && strings.EqualFold(a.ID, ev.TargetID) {
+				return a, true
+			}
+		}
+	}
+	if ev.TargetName != "" {
+		for _, a := range agreements {
+			if strings.EqualFold(strings.TrimSpace(a.Name), strings.TrimSpace(ev.TargetName)) {
+				return a, true
+			}
+		}
+	}
+	return Agreement{}, false
+}
+
+// factEvents describes every change of facts from old to u as events for
+// the log.
+func factEvents(old Onboarding, u User, actor string, now time.Time) []Event {
+	n := u.Onboarding
+	var evs []Event
+	add := func(typ string, data map[string]any) {
+		evs = append(evs, Event{Subject: u.ID, Type: typ, Actor: actor, At: now, Data: eventData(data)})
+	}
+	if old.InvitedAt != nil && n.InvitedAt == nil {
+		add("onboarding.reset", map[string]any{"previous": old})
+	}
+	if n.InvitedAt != nil && (old.InvitedAt == nil || !old.InvitedAt.Equal(*n.InvitedAt)) {
+		add("onboarding.invited", map[string]any{"guestId": n.GuestID, "invitedAt": n.InvitedAt, "expiresAt": n.ExpiresAt})
+	}
+	if n.RedeemedAt != nil && old.RedeemedAt == nil {
+		add("onboarding.redeemed", map[string]any{"redeemedAt": n.RedeemedAt})
+	}
+	if n.MFARegisteredAt != nil && old.MFARegisteredAt == nil {
+		add("onboarding.mfaRegistered", map[string]any{"mfaRegisteredAt": n.MFARegisteredAt, "methods": n.MFAMethods})
+	}
+	for _, a := range n.Agreements {
+		if !slices.ContainsFunc(old.Agreements, func(o AgreementAcceptance) bool { return o.Name == a.Name }) {
+			add("onboarding.agreementAccepted", map[string]any{"name": a.Name, "id": a.ID, "acceptedAt": a.AcceptedAt})
+		}
+	}
+	if n.OnboardedAt != nil && old.OnboardedAt == nil {
+		add("onboarding.onboarded", map[string]any{"onboardedAt": n.OnboardedAt})
+	}
+	if n.ExpiredAt != nil && old.ExpiredAt == nil {
+		add("onboarding.expired", map[string]any{"expiresAt": n.ExpiresAt, "guestId": n.GuestID})
+	}
+	if n.Disabled != old.Disabled {
+		add(map[bool]string{true: "onboarding.disabled", false: "onboarding.enabled"}[n.Disabled], map[string]any{"guestId": n.GuestID})
+	}
+	if n.GuestGone && !old.GuestGone {
+		add("onboarding.guestDeleted", map[string]any{"guestId": n.GuestID})
+	}
+	if n.Failed && !old.Failed {
+		add("onboarding.failed", map[string]any{"lastError": n.LastError})
+	}
+	if n.Seed.RequestedAt != nil && (old.Seed.RequestedAt == nil || !old.Seed.RequestedAt.Equal(*n.Seed.RequestedAt)) {
+		add("seed.requested", map[string]any{"requestedAt": n.Seed.RequestedAt, "dueAt": n.Seed.DueAt})
+	}
+	if n.Seed.ProvisionedAt != nil && (old.Seed.ProvisionedAt == nil || !old.Seed.ProvisionedAt.Equal(*n.Seed.ProvisionedAt)) {
+		add("seed.provisioned", map[string]any{"provisionedAt": n.Seed.ProvisionedAt, "expiresAt": n.Seed.ExpiresAt})
+	}
+	if n.Seed.State != old.Seed.State && (n.Seed.State == SeedExpired || n.Seed.State == SeedWithdrawn) {
+		add("seed."+n.Seed.State, map[string]any{"expiresAt": n.Seed.ExpiresAt})
+	}
+	if n.State != old.State {
+		add("onboarding.state", map[string]any{"from": old.State, "to": n.State})
+	}
+	return evs
+}
+
+// finish settles u after a change from old and returns what to commit with
+// it: the jobs settling needs and an event for every change of facts.
+func finish(old User, u *User, actor string, now time.Time, opts Options) Change {
+	jobs := settle(u, now, opts)
+	return Change{Jobs: jobs, Events: factEvents(old.Onboarding, *u, actor, now)}
+}
+
+// factsEqual reports whether two users' facts are the same (used to skip
+// writes that would change nothing).
+func factsEqual(a, b Onboarding) bool {
+	return string(eventData(a)) == string(eventData(b))
 }
