@@ -81,8 +81,20 @@ func LoadValidated(path string, env []string, opts ...ValidateOption) (*Config, 
 	if err := ps.merge(err); err != nil {
 		return nil, err
 	}
-	if err := ps.merge(cfg.Validate(opts...)); err != nil {
+	// A key that could not be loaded is reported once, not again by
+	// Validate (an unexpanded "${NAME}" is not a URL either).
+	loadKeys := map[string]bool{}
+	for _, p := range ps.List {
+		loadKeys[p.path] = true
+	}
+	var vs Problems
+	if err := vs.merge(cfg.Validate(opts...)); err != nil {
 		return cfg, err
+	}
+	for _, p := range vs.List {
+		if !loadKeys[p.path] {
+			ps.List = append(ps.List, p)
+		}
 	}
 	ps.sortBySection()
 	return cfg, ps.err()
@@ -371,7 +383,7 @@ func lookupKey(cfg *Config, key string) reflect.Value {
 func (o envOverride) apply(cfg *Config, ps *Problems) {
 	v := lookupKey(cfg, o.key)
 	if err := setFromString(v, o.value); err != nil {
-		ps.add(o.name, fmt.Sprintf("cannot set %s: %v", o.key, err), "")
+		ps.List = append(ps.List, Problem{Key: o.name, Message: fmt.Sprintf("cannot set %s: %v", o.key, err), path: o.key})
 	}
 }
 

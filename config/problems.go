@@ -20,6 +20,10 @@ type Problem struct {
 	// Line is the line in the file, when the problem comes from the file (0
 	// otherwise).
 	Line int
+
+	// path is the YAML key path the problem is about, also for a problem
+	// keyed by an environment variable.
+	path string
 }
 
 // String formats the problem as "key: message (line N); hint".
@@ -70,11 +74,11 @@ func (ps *Problems) Len() int {
 }
 
 func (ps *Problems) add(key, msg, hint string) {
-	ps.List = append(ps.List, Problem{Key: key, Message: msg, Hint: hint})
+	ps.List = append(ps.List, Problem{Key: key, Message: msg, Hint: hint, path: key})
 }
 
 func (ps *Problems) addLine(line int, key, msg, hint string) {
-	ps.List = append(ps.List, Problem{Key: key, Message: msg, Hint: hint, Line: line})
+	ps.List = append(ps.List, Problem{Key: key, Message: msg, Hint: hint, Line: line, path: key})
 }
 
 // err returns ps as an error, or nil when there is no problem.
@@ -130,6 +134,9 @@ func suggest(s string, candidates []string) string {
 			return c
 		}
 		d := levenshtein(ls, lc)
+		if len(ls) >= 3 && (strings.HasPrefix(lc, ls) || strings.HasPrefix(ls, lc)) {
+			d = min(d, 1) // "required" for "requiredWhen"
+		}
 		if d < bestD {
 			best, bestD = c, d
 		}

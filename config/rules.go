@@ -145,7 +145,7 @@ func checkSHA256Hex(s string) error {
 	if len(s) == 43 && !isHex(s) {
 		return errors.New("looks like the token itself, not its SHA-256 hash (never put the token in the configuration)")
 	}
-	return fmt.Errorf("is not a SHA-256 hash: want 64 hex characters, got %d characters", len(s))
+	return fmt.Errorf("is not a SHA-256 hash: want 64 hex characters, got %s", plural(len(s), "character"))
 }
 
 func isHex(s string) bool {
@@ -192,4 +192,11 @@ func checkDate(s string) error {
 		return fmt.Errorf("%q is not a date written YYYY-MM-DD", s)
 	}
 	return nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
