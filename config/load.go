@@ -50,7 +50,7 @@ func Load(path string, env []string) (*Config, error) {
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("config: read %w", err)
+			return nil, fmt.Errorf("config: %w", err)
 		}
 		var doc yaml.Node
 		if err := yaml.Unmarshal(data, &doc); err != nil {

@@ -26,7 +26,7 @@ type Problem struct {
 	path string
 }
 
-// String formats the problem as "key: message (line N); hint".
+// String formats the problem as "key: message (line N); fix: hint".
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.Key != "" {
@@ -38,7 +38,7 @@ func (p Problem) String() string {
 		fmt.Fprintf(&b, " (line %d)", p.Line)
 	}
 	if p.Hint != "" {
-		b.WriteString("; ")
+		b.WriteString("; fix: ")
 		b.WriteString(p.Hint)
 	}
 	return b.String()

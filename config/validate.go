@@ -44,6 +44,10 @@ func (c *Config) Validate(opts ...ValidateOption) error {
 		}
 		for _, fe := range fes {
 			key := fieldKey(fe)
+			if strings.HasSuffix(key, "[]") { // an empty map key
+				ps.add(key, "has an entry with an empty name", "write the name before the colon, or remove the entry")
+				continue
+			}
 			ps.add(key, fieldMessage(fe), hintFor(key, fe.Tag()))
 		}
 	}
