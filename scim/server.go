@@ -359,8 +359,8 @@ var managerPath = regexp.MustCompile(`(?i)^(urn:ietf:params:scim:schemas:extensi
 // library would refuse, before the library sees them:
 //   - add/replace with value null: a clear, i.e. remove (gallery test
 //     SCIM_Null_Update_Test);
-//   - manager given as a bare id string: {"value": id} (enterprise manager
-//     is complex);
+//   - manager given as a bare id string, or on the unqualified path
+//     "manager": {"value": id} on the enterprise extension's manager;
 //   - "Operations" key spelled in another case.
 //
 // Bodies that are not JSON objects are passed through for the library to
@@ -397,6 +397,9 @@ func normalizePatch(body []byte) []byte {
 			continue
 		}
 		if managerPath.MatchString(path) {
+			// The unqualified "manager" of the older doc example lives in
+			// the enterprise extension.
+			op[findKey(op, "path")] = URNEnterprise + ":manager"
 			switch x := v.(type) {
 			case string:
 				if x == "" {
