@@ -343,7 +343,9 @@ func parseEnv(env []string, ps *Problems) []envOverride {
 			continue
 		}
 		upper := strings.ToUpper(name)
-		if !strings.HasPrefix(upper, EnvPrefix) || reservedEnv[upper] {
+		// PASSBRIDGE_TEST_* belong to the test suite (PASSBRIDGE_TEST_POSTGRES),
+		// which CI exports to every process it starts.
+		if !strings.HasPrefix(upper, EnvPrefix) || reservedEnv[upper] || strings.HasPrefix(upper, EnvPrefix+"TEST_") {
 			continue
 		}
 		key, ok := keys[upper]
