@@ -258,6 +258,7 @@ func factEvents(old Onboarding, u User, actor string, now time.Time) []Event {
 // it: the jobs settling needs and an event for every change of facts.
 func finish(old User, u *User, actor string, now time.Time, opts Options) Change {
 	jobs := settle(u, now, opts)
+	u.Modified = now // the facts are part of the resource (meta.lastModified)
 	return Change{Jobs: jobs, Events: factEvents(old.Onboarding, *u, actor, now)}
 }
 
