@@ -1,0 +1,247 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/store/internal/sqlq"
+)
+
+const jobCols = `id, kind, subject, payload, attempts, run_at, last_error, lease_owner, lease_until, created`
+
+func scanJob(sc scanner) (connector.Job, error) {
+	var (
+		j              connector.Job
+		payload        []byte
+		runAt, created int64
+		leaseUntil     sql.NullInt64
+	)
+	if err := sc.Scan(&j.ID, &j.Kind, &j.Subject, &payload, &j.Attempts, &runAt, &j.LastError, &j.LeaseOwner, &leaseUntil, &created); err != nil {
+		return j, err
+	}
+	j.Payload = sqlq.JSONValue(payload)
+	j.RunAt, j.Created = dec(runAt), dec(created)
+	if leaseUntil.Valid {
+		j.LeaseUntil = dec(leaseUntil.Int64)
+	}
+	return j, nil
+}
+
+func insertJob(ctx context.Context, tx *sql.Tx, j connector.Job) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created)
+		VALUES (?, ?, ?, ?, ?, ?)`, string(j.Kind), j.Subject, sqlq.JSONArg(j.Payload), enc(j.RunAt), j.LastError, enc(j.Created)); err != nil {
+		return fmt.Errorf("enqueue %s job: %w", j.Kind, err)
+	}
+	return nil
+}
+
+// EnqueueJobs commits jobs outside of a user change.
+func (s *Store) EnqueueJobs(ctx context.Context, jobs []connector.Job) error {
+	now := sqlq.Now()
+	prepared := make([]connector.Job, len(jobs))
+	for i, j := range jobs {
+		if err := sqlq.PrepareJob(&j, now); err != nil {
+			return fmt.Errorf("sqlite: enqueue jobs: %w", err)
+		}
+		prepared[i] = j
+	}
+	return s.write(ctx, "enqueue jobs", func(tx *sql.Tx) error {
+		for _, j := range prepared {
+			if err := insertJob(ctx, tx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ClaimJobs leases up to n due jobs to owner. The single writer makes the
+// select-and-lease one atomic step.
+func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]connector.Job, error) {
+	if owner == "" || lease <= 0 {
+		return nil, fmt.Errorf("sqlite: claim jobs: an owner and a positive lease are required")
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	var jobs []connector.Job
+	err := s.write(ctx, "claim jobs", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3
+				AND (lease_until IS NULL OR lease_until <= ?3) ORDER BY run_at, id LIMIT ?)
+			RETURNING `+jobCols, owner, enc(now.Add(lease)), enc(now), n)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j, err := scanJob(rows)
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortJobs(jobs)
+	return jobs, nil
+}
+
+// sortJobs puts claimed jobs in RunAt order (RETURNING has no order).
+func sortJobs(jobs []connector.Job) {
+	sort.Slice(jobs, func(a, b int) bool {
+		if !jobs[a].RunAt.Equal(jobs[b].RunAt) {
+			return jobs[a].RunAt.Before(jobs[b].RunAt)
+		}
+		return jobs[a].ID < jobs[b].ID
+	})
+}
+
+// held runs a statement on a job that owner must still hold.
+func (s *Store) held(ctx context.Context, op string, id int64, owner, query string, args ...any) error {
+	if owner == "" {
+		return fmt.Errorf("sqlite: %s: job %d: no owner: %w", op, id, connector.ErrNotFound)
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, append(args, id, owner)...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("job %d not held by %q: %w", id, owner, connector.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// CompleteJob removes a job the owner still holds.
+func (s *Store) CompleteJob(ctx context.Context, id int64, owner string) error {
+	return s.held(ctx, "complete job", id, owner,
+		`DELETE FROM jobs WHERE id = ? AND lease_owner = ? AND state = 'queued'`)
+}
+
+// RetryJob releases a held job to run again at runAt.
+func (s *Store) RetryJob(ctx context.Context, id int64, owner string, runAt time.Time, lastError string) error {
+	return s.held(ctx, "retry job", id, owner,
+		`UPDATE jobs SET run_at = ?, last_error = ?, lease_owner = '', lease_until = NULL
+		WHERE id = ? AND lease_owner = ? AND state = 'queued'`, enc(runAt), lastError)
+}
+
+// FailJob takes a held job out of the queue, keeping it for inspection.
+func (s *Store) FailJob(ctx context.Context, id int64, owner string, lastError string) error {
+	return s.held(ctx, "fail job", id, owner,
+		`UPDATE jobs SET state = 'failed', last_error = ?, lease_owner = '', lease_until = NULL
+		WHERE id = ? AND lease_owner = ? AND state = 'queued'`, lastError)
+}
+
+// JobStats reports the number of queued jobs and the oldest one's RunAt (its
+// creation time when it had none); zero when the queue is empty.
+func (s *Store) JobStats(ctx context.Context) (int, time.Time, error) {
+	var (
+		depth  int
+		oldest sql.NullInt64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), MIN(CASE WHEN run_at <> 0 THEN run_at ELSE created END)
+		FROM jobs WHERE state = 'queued'`).Scan(&depth, &oldest)
+	if err != nil {
+		return 0, time.Time{}, wrap("job stats", err)
+	}
+	if !oldest.Valid {
+		return depth, time.Time{}, nil
+	}
+	return depth, dec(oldest.Int64), nil
+}
+
+// ListEvents returns the events after afterID, oldest first, for one
+// subject ("" for all); limit <= 0 means no limit.
+func (s *Store) ListEvents(ctx context.Context, subject string, afterID int64, limit int) ([]connector.Event, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, subject, type, actor, at, data FROM events
+		WHERE id > ? AND (? = '' OR subject = ?) ORDER BY id LIMIT ?`, afterID, subject, subject, limit)
+	if err != nil {
+		return nil, wrap("list events", err)
+	}
+	defer rows.Close()
+	var out []connector.Event
+	for rows.Next() {
+		var (
+			e    connector.Event
+			at   int64
+			data []byte
+		)
+		if err := rows.Scan(&e.ID, &e.Subject, &e.Type, &e.Actor, &at, &data); err != nil {
+			return nil, wrap("list events", err)
+		}
+		e.At, e.Data = dec(at), sqlq.JSONValue(data)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list events", err)
+	}
+	return out, nil
+}
+
+// GetCursor returns the named value, "" when unset.
+func (s *Store) GetCursor(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM cursors WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", wrap("get cursor", err)
+	}
+	return v, nil
+}
+
+// SetCursor stores the named value.
+func (s *Store) SetCursor(ctx context.Context, name, value string) error {
+	return s.write(ctx, "set cursor", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO cursors (name, value) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+		return err
+	})
+}
+
+// AcquireLease takes the lease when it is free, expired or already
+// holder's, in one upsert.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
+	if name == "" || holder == "" || ttl <= 0 {
+		return false, fmt.Errorf("sqlite: acquire lease: a name, a holder and a positive ttl are required")
+	}
+	var ok bool
+	err := s.write(ctx, "acquire lease", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+			WHERE leases.holder = excluded.holder OR leases.until <= ?`, name, holder, enc(now.Add(ttl)), enc(now))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		ok = n == 1
+		return err
+	})
+	return ok, err
+}
+
+// ReleaseLease gives the lease up if holder has it.
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	return s.write(ctx, "release lease", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
+		return err
+	})
+}

@@ -1,0 +1,27 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/store/sqlite"
+	"github.com/passbridge/passbridge/store/storetest"
+)
+
+func newStore(tb testing.TB) connector.Store {
+	s, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "passbridge.db"))
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) connector.Store { return newStore(t) })
+}
+
+func BenchmarkCreateUser(b *testing.B)     { storetest.BenchCreateUser(b, newStore) }
+func BenchmarkGetUser(b *testing.B)        { storetest.BenchGetUser(b, newStore) }
+func BenchmarkFilterUserName(b *testing.B) { storetest.BenchFilterUserName(b, newStore) }
