@@ -379,6 +379,12 @@ func (d *fakeDir) snapshot() (writes int, requests map[string]int) {
 	return d.writes, r
 }
 
+func (d *fakeDir) count(op string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.calls[op]
+}
+
 func (d *fakeDir) invitationsTo(email string) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
