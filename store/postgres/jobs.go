@@ -1,0 +1,243 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/store/internal/sqlq"
+)
+
+const jobCols = `id, kind, subject, payload, attempts, run_at, last_error, lease_owner, lease_until, created`
+
+func scanJob(sc scanner) (connector.Job, error) {
+	var (
+		j          connector.Job
+		kind       string
+		payload    []byte
+		leaseUntil *time.Time
+	)
+	if err := sc.Scan(&j.ID, &kind, &j.Subject, &payload, &j.Attempts, &j.RunAt, &j.LastError, &j.LeaseOwner, &leaseUntil, &j.Created); err != nil {
+		return j, err
+	}
+	j.Kind = connector.JobKind(kind)
+	j.Payload = sqlq.JSONValue(payload)
+	j.RunAt, j.Created = utc(j.RunAt), utc(j.Created)
+	if leaseUntil != nil {
+		j.LeaseUntil = utc(*leaseUntil)
+	}
+	return j, nil
+}
+
+func insertJob(ctx context.Context, tx pgx.Tx, j connector.Job) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created)
+		VALUES ($1, $2, $3, $4, $5, $6)`, string(j.Kind), j.Subject, sqlq.JSONArg(j.Payload), j.RunAt, j.LastError, j.Created); err != nil {
+		return fmt.Errorf("enqueue %s job: %w", j.Kind, err)
+	}
+	return nil
+}
+
+// EnqueueJobs commits jobs outside of a user change.
+func (s *Store) EnqueueJobs(ctx context.Context, jobs []connector.Job) error {
+	now := sqlq.Now()
+	prepared := make([]connector.Job, len(jobs))
+	for i, j := range jobs {
+		if err := sqlq.PrepareJob(&j, now); err != nil {
+			return fmt.Errorf("postgres: enqueue jobs: %w", err)
+		}
+		prepared[i] = j
+	}
+	return s.write(ctx, "enqueue jobs", func(tx pgx.Tx) error {
+		for _, j := range prepared {
+			if err := insertJob(ctx, tx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ClaimJobs leases up to n due jobs to owner. FOR UPDATE SKIP LOCKED lets
+// replicas claim side by side without waiting on or sharing rows; a row
+// another claimer leased after this statement's snapshot is re-checked
+// against the lease condition before it is updated (READ COMMITTED).
+func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]connector.Job, error) {
+	if owner == "" || lease <= 0 {
+		return nil, fmt.Errorf("postgres: claim jobs: an owner and a positive lease are required")
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	now = sqlq.Time(now)
+	var jobs []connector.Job
+	err := s.write(ctx, "claim jobs", func(tx pgx.Tx) error {
+		jobs = jobs[:0]
+		rows, err := tx.Query(ctx, `UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3
+				AND (lease_until IS NULL OR lease_until <= $3)
+				ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+			RETURNING `+jobCols, owner, now.Add(lease), now, n)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j, err := scanJob(rows)
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(jobs, func(a, b int) bool {
+		if !jobs[a].RunAt.Equal(jobs[b].RunAt) {
+			return jobs[a].RunAt.Before(jobs[b].RunAt)
+		}
+		return jobs[a].ID < jobs[b].ID
+	})
+	return jobs, nil
+}
+
+// held runs a statement on a job that owner must still hold.
+func (s *Store) held(ctx context.Context, op string, id int64, owner, query string, args ...any) error {
+	if owner == "" {
+		return fmt.Errorf("postgres: %s: job %d: no owner: %w", op, id, connector.ErrNotFound)
+	}
+	return s.write(ctx, op, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, query, append([]any{id, owner}, args...)...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("job %d not held by %q: %w", id, owner, connector.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// CompleteJob removes a job the owner still holds.
+func (s *Store) CompleteJob(ctx context.Context, id int64, owner string) error {
+	return s.held(ctx, "complete job", id, owner,
+		`DELETE FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`)
+}
+
+// RetryJob releases a held job to run again at runAt.
+func (s *Store) RetryJob(ctx context.Context, id int64, owner string, runAt time.Time, lastError string) error {
+	return s.held(ctx, "retry job", id, owner,
+		`UPDATE jobs SET run_at = $3, last_error = $4, lease_owner = '', lease_until = NULL
+		WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`, sqlq.Time(runAt), lastError)
+}
+
+// FailJob takes a held job out of the queue, keeping it for inspection.
+func (s *Store) FailJob(ctx context.Context, id int64, owner string, lastError string) error {
+	return s.held(ctx, "fail job", id, owner,
+		`UPDATE jobs SET state = 'failed', last_error = $3, lease_owner = '', lease_until = NULL
+		WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`, lastError)
+}
+
+// JobStats reports the number of queued jobs and the oldest one's RunAt (its
+// creation time when it had none); zero when the queue is empty.
+func (s *Store) JobStats(ctx context.Context) (int, time.Time, error) {
+	var (
+		depth  int
+		oldest *time.Time
+	)
+	err := s.pool.QueryRow(ctx, `SELECT count(*), min(CASE WHEN run_at > $1 THEN run_at ELSE created END)
+		FROM jobs WHERE state = 'queued'`, time.Time{}).Scan(&depth, &oldest)
+	if err != nil {
+		return 0, time.Time{}, wrap("job stats", err)
+	}
+	if oldest == nil {
+		return depth, time.Time{}, nil
+	}
+	return depth, utc(*oldest), nil
+}
+
+// ListEvents returns the events after afterID, oldest first, for one
+// subject ("" for all); limit <= 0 means no limit.
+func (s *Store) ListEvents(ctx context.Context, subject string, afterID int64, limit int) ([]connector.Event, error) {
+	var lim any // NULL: no limit
+	if limit > 0 {
+		lim = limit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, subject, type, actor, at, data FROM events
+		WHERE id > $1 AND ($2 = '' OR subject = $2) ORDER BY id LIMIT $3`, afterID, subject, lim)
+	if err != nil {
+		return nil, wrap("list events", err)
+	}
+	defer rows.Close()
+	var out []connector.Event
+	for rows.Next() {
+		var (
+			e    connector.Event
+			data []byte
+		)
+		if err := rows.Scan(&e.ID, &e.Subject, &e.Type, &e.Actor, &e.At, &data); err != nil {
+			return nil, wrap("list events", err)
+		}
+		e.At, e.Data = utc(e.At), sqlq.JSONValue(data)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list events", err)
+	}
+	return out, nil
+}
+
+// GetCursor returns the named value, "" when unset.
+func (s *Store) GetCursor(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.pool.QueryRow(ctx, `SELECT value FROM cursors WHERE name = $1`, name).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", wrap("get cursor", err)
+	}
+	return v, nil
+}
+
+// SetCursor stores the named value.
+func (s *Store) SetCursor(ctx context.Context, name, value string) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO cursors (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value); err != nil {
+		return wrap("set cursor", err)
+	}
+	return nil
+}
+
+// AcquireLease takes the lease when it is free, expired or already
+// holder's, in one upsert: the row lock ON CONFLICT takes makes concurrent
+// acquirers queue, and the loser sees the winner's row.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
+	if name == "" || holder == "" || ttl <= 0 {
+		return false, fmt.Errorf("postgres: acquire lease: a name, a holder and a positive ttl are required")
+	}
+	now = sqlq.Time(now)
+	var ok bool
+	err := s.write(ctx, "acquire lease", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+			WHERE leases.holder = excluded.holder OR leases.until <= $4`, name, holder, now.Add(ttl), now)
+		ok = err == nil && tag.RowsAffected() == 1
+		return err
+	})
+	return ok, err
+}
+
+// ReleaseLease gives the lease up if holder has it.
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder); err != nil {
+		return wrap("release lease", err)
+	}
+	return nil
+}
