@@ -9,6 +9,7 @@ import (
 )
 
 func TestSignUpInvitesOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.signUp("alice@tech.gov.sg", false)
 	if u.Onboarding.State != connector.StatePending || e.queued() != 1 {
@@ -37,6 +38,7 @@ func TestSignUpInvitesOnce(t *testing.T) {
 }
 
 func TestSignUpRefusedByPolicy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, err := e.svc.CreateUser(e.ctx, "scim:test", newUser("alice@gmail.com", false))
 	ie, ok := connector.IsInputError(err)
@@ -77,6 +79,7 @@ func TestSignUpRefusedByPolicy(t *testing.T) {
 }
 
 func TestDeactivateReactivateDelete(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.signUp("dan@tech.gov.sg", false)
 	e.drain()
@@ -117,6 +120,7 @@ func TestDeactivateReactivateDelete(t *testing.T) {
 }
 
 func TestDeleteBeforeInvitation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.signUp("erin@tech.gov.sg", false)
 	if err := e.svc.DeleteUser(e.ctx, "scim:test", u.ID, nil); err != nil {
@@ -129,6 +133,7 @@ func TestDeleteBeforeInvitation(t *testing.T) {
 }
 
 func TestDeactivatedWhileInviting(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.signUp("fay@tech.gov.sg", false)
 	// A worker claims the invitation and stalls; meanwhile the user is
@@ -154,6 +159,7 @@ func TestDeactivatedWhileInviting(t *testing.T) {
 }
 
 func TestExpiryAndReinvite(t *testing.T) {
+	t.Parallel()
 	for name, again := range map[string]func(e *env, u connector.User) connector.User{
 		"patch active=true": func(e *env, u connector.User) connector.User {
 			return e.patch(u.ID, func(u *connector.User) { u.Active = true })
@@ -215,6 +221,7 @@ func TestExpiryAndReinvite(t *testing.T) {
 }
 
 func TestSignUpAgainWhileActiveConflicts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.signUp("hal@tech.gov.sg", false)
 	_, err := e.svc.CreateUser(e.ctx, "scim:test", newUser("hal@tech.gov.sg", false))
@@ -224,6 +231,7 @@ func TestSignUpAgainWhileActiveConflicts(t *testing.T) {
 }
 
 func TestAddressChangeReinvites(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.signUp("ivy@old.gov.sg", false)
 	e.drain()

@@ -13,6 +13,7 @@ import (
 // A timeout after Graph created the invitation (the answer is lost) must not
 // lead to a second invitation: the retry finds the guest and adopts it.
 func TestInviteTimeoutAfterGraphAnsweredInvitesOnce(t *testing.T) {
+	t.Parallel()
 	tests := map[string]func(op string) error{
 		"timeout": func(op string) error {
 			return &connector.DirectoryError{Class: connector.Transient, Op: op, Err: context.DeadlineExceeded}
@@ -46,6 +47,7 @@ func TestInviteTimeoutAfterGraphAnsweredInvitesOnce(t *testing.T) {
 // next worker takes it over and, since the crashed one may have invited,
 // looks the guest up before inviting.
 func TestWorkerLeaseTakeover(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.signUp("kim@tech.gov.sg", false)
 	jobs, err := e.store.ClaimJobs(e.ctx, "crashed-worker", e.clock.Now(), 2*time.Minute, 10)
@@ -74,6 +76,7 @@ func TestWorkerLeaseTakeover(t *testing.T) {
 }
 
 func TestPermanentErrorFailsReadably(t *testing.T) {
+	t.Parallel()
 	tests := map[string]struct {
 		err  error
 		want string
@@ -117,6 +120,7 @@ func TestPermanentErrorFailsReadably(t *testing.T) {
 }
 
 func TestGiveUpAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *connector.Options) { o.Worker.MaxAttempts = 3 })
 	u := e.signUp("max@tech.gov.sg", false)
 	e.dir.setFaults(func(op string) error { return transientErr(op, 503, 0) }, nil)
@@ -129,6 +133,7 @@ func TestGiveUpAfterMaxAttempts(t *testing.T) {
 }
 
 func TestBackoffHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.signUp("ned@tech.gov.sg", false)
 	e.dir.setFaults(func(op string) error { return transientErr(op, 429, time.Hour) }, nil)
@@ -166,6 +171,7 @@ func TestBackoffHonoursRetryAfter(t *testing.T) {
 // invitations timing out after Graph created them: everyone is invited,
 // exactly once.
 func TestFaultyGraphInvitesEveryoneExactlyOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *connector.Options) {
 		o.Worker.Concurrency = 8
 		o.Worker.MaxAttempts = 40
@@ -204,6 +210,7 @@ func TestFaultyGraphInvitesEveryoneExactlyOnce(t *testing.T) {
 }
 
 func TestReadableNonGraphError(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *connector.Options) { o.Seed.GroupID = "" })
 	u := e.signUp("seedless@tech.gov.sg", true)
 	e.drain()
