@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/passbridge/passbridge/config"
+	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/scim"
+	"github.com/passbridge/passbridge/store"
+)
+
+// app is one passbridge process's components, wired.
+type app struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	store connector.Store
+	svc   *connector.Service
+	scim  *scim.Server
+	dir   connector.Directory // nil: no worker or reconciler (SCIM only)
+	clock connector.Clock
+	// tweak, when set, adjusts the worker's and reconciler's options
+	// (tests shorten their pauses).
+	tweak func(*connector.Options)
+}
+
+// newApp opens the store and builds the service and the SCIM server.
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir connector.Directory, clock connector.Clock) (*app, error) {
+	st, err := store.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	opts, err := connectorOptions(cfg, log, clock)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	svc := connector.NewService(st, opts)
+	tokens := make([]scim.Token, 0, len(cfg.SCIM.Tokens))
+	for _, t := range cfg.SCIM.Tokens {
+		tokens = append(tokens, scim.Token{Name: t.Name, SHA256: t.SHA256})
+	}
+	srv, err := scim.New(svc, scim.Options{Tokens: tokens, PublicURL: cfg.Server.PublicURL, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock}, nil
+}
+
+func (a *app) Close() error { return a.store.Close() }
+
+// connectorOptions maps the configuration onto the domain's options.
+func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Clock) (connector.Options, error) {
+	holidays, err := cfg.Seed.HolidayDates()
+	if err != nil {
+		return connector.Options{}, err
+	}
+	agreements := make([]connector.Agreement, 0, len(cfg.Agreements))
+	for _, ag := range cfg.Agreements {
+		agreements = append(agreements, connector.Agreement{Name: ag.Name, ID: ag.ID, RequiredWhen: ag.RequiredWhen})
+	}
+	if clock == nil {
+		clock = connector.SystemClock{}
+	}
+	return connector.Options{
+		Clock:  clock,
+		Logger: log,
+		Policy: connector.PolicyOptions{
+			AllowedDomains:      cfg.Policy.AllowedDomains,
+			BlockedDomains:      cfg.Policy.BlockedDomains,
+			BlockedMailboxTypes: cfg.Policy.BlockedMailboxTypes,
+		},
+		InvitationValidity: cfg.Invitation.Validity.D(),
+		Invitation: connector.Invitation{
+			RedirectURL:  cfg.Invitation.RedirectURL,
+			SendEmail:    cfg.Invitation.SendEmail,
+			Message:      cfg.Invitation.Message,
+			CCRecipients: cfg.Invitation.CCRecipients,
+			Language:     cfg.Invitation.Language,
+		},
+		Agreements: agreements,
+		Seed: connector.SeedOptions{
+			GroupID:         cfg.Seed.GroupID,
+			DueBusinessDays: cfg.Seed.DueBusinessDays,
+			Holidays:        holidays,
+			Validity:        cfg.Seed.Validity.D(),
+		},
+		GroupMap: cfg.Groups.Map,
+		Worker: connector.WorkerOptions{
+			Concurrency: cfg.Worker.Concurrency,
+			Lease:       cfg.Worker.Lease.D(),
+			MaxAttempts: cfg.Worker.MaxAttempts,
+		},
+		Reconcile: connector.ReconcileOptions{
+			Interval:  cfg.Reconcile.Interval.D(),
+			BatchSize: cfg.Reconcile.BatchSize,
+		},
+	}, nil
+}
+
+// handler routes SCIM and the health endpoints.
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/scim/", a.scim)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := a.store.Ping(ctx); err != nil {
+			a.log.Warn("not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "database": "unreachable"})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ready"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not found: the SCIM API is at /scim/v2", http.StatusNotFound)
+	})
+	return mux
+}
+
+// serve runs the HTTP server on ln and the background loops until ctx ends,
+// then shuts down gracefully.
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: a.cfg.Server.ReadHeaderTimeout.D(),
+		ReadTimeout:       a.cfg.Server.ReadTimeout.D(),
+		WriteTimeout:      a.cfg.Server.WriteTimeout.D(),
+		IdleTimeout:       a.cfg.Server.IdleTimeout.D(),
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	a.startBackground(bg, &wg)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("serving", "addr", ln.Addr().String(), "scim", "/scim/v2")
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout.D())
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	stopBG()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

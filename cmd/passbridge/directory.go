@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/passbridge/passbridge/config"
+	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/graph"
+)
+
+// newDirectory builds the Microsoft Graph client from the configuration.
+// Credentials are lazy: a wrong secret shows on the first call (and in
+// "passbridge config check"), not here.
+func newDirectory(ctx context.Context, cfg *config.Config, log *slog.Logger) (*graph.Client, error) {
+	return graph.New(ctx, graph.Options{
+		Endpoint:            cfg.Graph.Endpoint,
+		Credential:          cfg.Azure.Credential,
+		TenantID:            cfg.Azure.TenantID,
+		ClientID:            cfg.Azure.ClientID,
+		ClientSecret:        cfg.Azure.ClientSecret,
+		CertificatePath:     cfg.Azure.CertificatePath,
+		CertificatePassword: cfg.Azure.CertificatePassword,
+		AuthorityHost:       cfg.Azure.AuthorityHost,
+		Logger:              log.With("component", "graph"),
+	})
+}
+
+// startBackground runs the outbox worker and the reconciler until ctx ends.
+func (a *app) startBackground(ctx context.Context, wg *sync.WaitGroup) {
+	if a.dir == nil {
+		return
+	}
+	opts := a.svc.Options()
+	if a.tweak != nil {
+		a.tweak(&opts)
+	}
+	w := connector.NewWorker(a.store, a.dir, opts.WorkerOptions())
+	r := connector.NewReconciler(a.store, a.dir, opts.ReconcileOptions())
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("worker stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := r.Run(ctx, a.cfg.Reconcile.Interval.D()); err != nil && ctx.Err() == nil {
+			a.log.Error("reconciler stopped", "err", err)
+		}
+	}()
+}
