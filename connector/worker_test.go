@@ -222,3 +222,36 @@ func TestReadableNonGraphError(t *testing.T) {
 		t.Errorf("a SEED failure failed the onboarding: %+v", o)
 	}
 }
+
+// Run works the queue on its own and stops with its context; the reconciler
+// loop likewise.
+func TestRunLoops(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *connector.Options) { o.Worker.PollInterval = 5 * time.Millisecond })
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{}, 2)
+	go func() { _ = e.worker.Run(ctx); done <- struct{}{} }()
+	go func() { _ = e.rec.Run(ctx, 5*time.Millisecond); done <- struct{}{} }()
+	u := e.signUp("run@tech.gov.sg", false)
+	deadline := time.Now().Add(5 * time.Second)
+	for e.user(u.ID).Onboarding.State != connector.StateInvited {
+		if time.Now().After(deadline) {
+			t.Fatal("worker loop did not invite")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.dir.redeem(e.user(u.ID).Onboarding.GuestID)
+	for e.user(u.ID).Onboarding.State != connector.StateRedeemed {
+		if time.Now().After(deadline) {
+			t.Fatal("reconcile loop did not see the redemption")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	<-done
+	// The reconciler gave its lease up on the way out.
+	if ok, err := e.store.AcquireLease(e.ctx, connector.LeaseReconciler, "someone-else", e.clock.Now(), time.Minute); err != nil || !ok {
+		t.Errorf("lease not released: %v %v", ok, err)
+	}
+}
