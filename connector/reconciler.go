@@ -108,6 +108,10 @@ type pass struct {
 	acceptances map[string][]AgreementAcceptance // guest id → acceptances seen in the audit log
 	rep         *ReconcileReport
 	errs        []error
+	// lost: observations may not have been recorded (a user write or a
+	// page read failed), so the change feeds must be read again from where
+	// they were. unswept: some invited users were not read directly.
+	lost, unswept bool
 }
 
 func (p *pass) fail(err error) { p.errs = append(p.errs, err) }
@@ -145,12 +149,14 @@ func (r *Reconciler) RunOnce(ctx context.Context) (ReconcileReport, error) {
 			ok, err := r.store.AcquireLease(ctx, LeaseReconciler, r.opts.Holder, r.clock.Now(), r.opts.LeaseTTL)
 			if err != nil || !ok {
 				p.fail(fmt.Errorf("reconciler lease lost: %w", errors.Join(err, errors.New("held elsewhere"))))
+				p.lost = true
 				break
 			}
 		}
 		page, err := r.store.ListUsers(ctx, Query{Filter: filter, StartIndex: 1, Count: r.opts.BatchSize, AfterID: after})
 		if err != nil {
 			p.fail(fmt.Errorf("list users: %w", err))
+			p.lost = true
 			break
 		}
 		if len(page.Items) == 0 {
@@ -164,16 +170,18 @@ func (r *Reconciler) RunOnce(ctx context.Context) (ReconcileReport, error) {
 		}
 	}
 
-	// Cursors move only after the users they cover were written: a failed
-	// pass reads the same changes again.
-	if len(p.errs) == 0 {
+	// Cursors move only after the users they cover were written: a pass
+	// that may have dropped an observation reads the same changes again.
+	// Failed questions that are asked every pass anyway (MFA) do not hold
+	// the feeds back, or one bad guest would stall everyone.
+	if !p.lost {
 		if linkChanged {
 			r.setCursor(ctx, p, CursorDeltaLink, nextLink)
 		}
 		if markChanged {
 			r.setCursor(ctx, p, CursorAuditMark, newMark.UTC().Format(time.RFC3339Nano))
 		}
-		if p.sweep {
+		if p.sweep && !p.unswept && !r.opts.DisableDelta {
 			r.setCursor(ctx, p, CursorLastSweep, p.now.UTC().Format(time.RFC3339Nano))
 		}
 	}
@@ -316,6 +324,7 @@ func (r *Reconciler) reconcilePage(ctx context.Context, p *pass, users []User) {
 		res, err := r.dir.GetGuests(ctx, chunk)
 		if err != nil {
 			p.fail(fmt.Errorf("read guests: %w", err))
+			p.unswept = true
 			continue
 		}
 		for id, gr := range res {
@@ -326,6 +335,7 @@ func (r *Reconciler) reconcilePage(ctx context.Context, p *pass, users []User) {
 				ob.guestGone = true
 			case gr.Err != nil:
 				p.fail(fmt.Errorf("read guest %s: %w", id, gr.Err))
+				p.unswept = true
 			default:
 				ob.observeGuest(gr.Guest, p.now)
 			}
@@ -410,6 +420,7 @@ func (r *Reconciler) write(ctx context.Context, p *pass, u User, ob observation)
 		return
 	case err != nil:
 		p.fail(fmt.Errorf("update user %s: %w", u.ID, err))
+		p.lost = true
 		return
 	}
 	p.rep.UsersChanged++

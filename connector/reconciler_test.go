@@ -1,6 +1,7 @@
 package connector_test
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -333,5 +334,39 @@ func guestIDs(e *env) map[string]string {
 			return out
 		}
 		after = page.Items[len(page.Items)-1].ID
+	}
+}
+
+// Passes under a faulty Graph report their errors and converge once it
+// recovers, to the same facts a clean pass records.
+func TestReconcileConvergesAfterFaults(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *connector.Options) { o.Reconcile.BatchSize = 10 })
+	ids := populate(e, 40)
+	e.dir.setFaults(randomFaults(3, 0.25, 0.25), nil)
+	failed := 0
+	for range 6 {
+		e.clock.Advance(time.Minute)
+		if rep, err := e.rec.RunOnce(e.ctx); err != nil {
+			failed++
+			if rep.Errors == 0 {
+				t.Errorf("error without a count: %v", err)
+			}
+		}
+	}
+	e.dir.setFaults(nil, nil)
+	e.clock.Advance(time.Hour) // a sweep is due
+	e.reconcile()
+	states := map[connector.State]int{}
+	for _, id := range ids {
+		states[e.user(id).Onboarding.State]++
+	}
+	want := map[connector.State]int{connector.StateInvited: 8, connector.StateRedeemed: 8, connector.StateMFARegistered: 16, connector.StateOnboarded: 8}
+	if !maps.Equal(states, want) {
+		t.Errorf("states after recovery %v, want %v", states, want)
+	}
+	t.Logf("%d of 6 passes under faults failed", failed)
+	if failed == 0 {
+		t.Errorf("faults not exercised")
 	}
 }
