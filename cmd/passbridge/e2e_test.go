@@ -91,7 +91,10 @@ func newStack(t *testing.T, simOpts []graphsim.Option, tweak func(*config.Config
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 func (s *stack) do(method, path, body string, headers ...string) (int, map[string]any) {
 	s.t.Helper()
@@ -313,4 +316,3 @@ func TestE2EFaultsExactlyOnce(t *testing.T) {
 	t.Logf("faults: %d users, POST /invitations answered %d times, %d invitations created; calls %v",
 		n, s.sim.Calls("POST /invitations"), len(s.sim.Invitations()), stats.Calls)
 }
-

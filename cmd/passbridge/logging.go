@@ -11,7 +11,7 @@ import (
 // sensitiveKeys are dropped by the log handler whatever the call site
 // passes: one place to keep secrets and addresses out of logs (dex's habit).
 var sensitiveKeys = map[string]bool{
-	"token": false, // the token's *name* is logged under "token"; values never are
+	"token":    false, // the token's *name* is logged under "token"; values never are
 	"password": true, "secret": true, "clientsecret": true, "authorization": true,
 	"inviteredeemurl": true, "redeemurl": true, "access_token": true, "email": true, "mail": true,
 }
