@@ -78,7 +78,9 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, leas
 	err := s.write(ctx, "claim jobs", func(tx pgx.Tx) error {
 		jobs = jobs[:0]
 		rows, err := tx.Query(ctx, `UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3
+			WHERE id IN (SELECT id FROM jobs j WHERE state = 'queued' AND run_at <= $3
+				AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.subject = j.subject AND p.subject <> ''
+					AND p.state = 'queued' AND p.id < j.id)
 				AND (lease_until IS NULL OR lease_until <= $3)
 				ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
 			RETURNING `+jobCols, owner, now.Add(lease), now, n)

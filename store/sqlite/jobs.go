@@ -72,7 +72,9 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, leas
 	var jobs []connector.Job
 	err := s.write(ctx, "claim jobs", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3
+			WHERE id IN (SELECT id FROM jobs j WHERE state = 'queued' AND run_at <= ?3
+				AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.subject = j.subject AND p.subject <> ''
+					AND p.state = 'queued' AND p.id < j.id)
 				AND (lease_until IS NULL OR lease_until <= ?3) ORDER BY run_at, id LIMIT ?)
 			RETURNING `+jobCols, owner, enc(now.Add(lease)), enc(now), n)
 		if err != nil {

@@ -660,3 +660,47 @@ func testLeases(t *testing.T, s connector.Store) {
 		t.Error("the lease was not free after its holder released it")
 	}
 }
+
+// Jobs of one subject run one at a time and oldest first, whatever their
+// RunAt: a deactivation queued after an invitation must not overtake it,
+// nor run beside it on another worker.
+func testJobSubjectOrder(t *testing.T, s connector.Store) {
+	ctx := context.Background()
+	if err := s.EnqueueJobs(ctx, []connector.Job{
+		{Kind: connector.JobInvite, Subject: "u1", RunAt: t0.Add(time.Minute)},
+		{Kind: connector.JobDisable, Subject: "u1", RunAt: t0},
+		{Kind: connector.JobInvite, Subject: "u2", RunAt: t0},
+	}); err != nil {
+		t.Fatalf("EnqueueJobs: %v", err)
+	}
+	// At t0 only u2's job may run: u1's disable waits for u1's invite.
+	jobs := claim(t, s, "w1", t0, time.Hour, 10)
+	if len(jobs) != 1 || jobs[0].Subject != "u2" {
+		t.Fatalf("claim at t0 = %+v, want only u2's invite", jobs)
+	}
+	jobs = claim(t, s, "w1", t0.Add(time.Minute), time.Hour, 10)
+	if len(jobs) != 1 || jobs[0].Subject != "u1" || jobs[0].Kind != connector.JobInvite {
+		t.Fatalf("claim at t0+1m = %+v, want u1's invite alone", jobs)
+	}
+	// While u1's invite is held, u1's disable is not handed to another worker.
+	if got := claim(t, s, "w2", t0.Add(2*time.Minute), time.Hour, 10); len(got) != 0 {
+		t.Fatalf("w2 claimed %+v while u1's invite is held", got)
+	}
+	if err := s.CompleteJob(ctx, jobs[0].ID, "w1"); err != nil {
+		t.Fatalf("CompleteJob: %v", err)
+	}
+	got := claim(t, s, "w2", t0.Add(2*time.Minute), time.Hour, 10)
+	if len(got) != 1 || got[0].Kind != connector.JobDisable {
+		t.Fatalf("after the invite completed: %+v, want u1's disable", got)
+	}
+	// A failed job no longer blocks its subject.
+	if err := s.EnqueueJobs(ctx, []connector.Job{{Kind: connector.JobEnable, Subject: "u1", RunAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailJob(ctx, got[0].ID, "w2", "gave up"); err != nil {
+		t.Fatalf("FailJob: %v", err)
+	}
+	if got := claim(t, s, "w3", t0.Add(3*time.Minute), time.Hour, 10); len(got) != 1 || got[0].Kind != connector.JobEnable {
+		t.Fatalf("after the disable failed: %+v, want u1's enable", got)
+	}
+}

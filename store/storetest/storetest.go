@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"Job/OwnerOnly", testJobOwnerOnly},
 		{"Job/Stats", testJobStats},
 		{"Job/ClaimContention", testClaimContention},
+		{"Job/OneAtATimePerSubject", testJobSubjectOrder},
 		{"Event/List", testEvents},
 		{"State/Cursors", testCursors},
 		{"State/Leases", testLeases},
@@ -468,9 +469,24 @@ func testChangeCommitted(t *testing.T, s connector.Store) {
 		t.Fatalf("DeleteUser: %v", err)
 	}
 
-	jobs, err := s.ClaimJobs(ctx, "worker", t0.Add(time.Hour), time.Minute, 10)
-	if err != nil {
-		t.Fatalf("ClaimJobs: %v", err)
+	// Jobs of one subject are claimed one at a time: take each, then
+	// complete it to let the next one through.
+	var jobs []connector.Job
+	for i := 0; i < 4; i++ {
+		got, err := s.ClaimJobs(ctx, "worker", t0.Add(time.Hour), time.Minute, 10)
+		if err != nil {
+			t.Fatalf("ClaimJobs: %v", err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		if len(got) > 1 {
+			t.Fatalf("claimed %d jobs of one subject at once", len(got))
+		}
+		jobs = append(jobs, got[0])
+		if err := s.CompleteJob(ctx, got[0].ID, "worker"); err != nil {
+			t.Fatalf("CompleteJob: %v", err)
+		}
 	}
 	var kinds []connector.JobKind
 	for _, j := range jobs {
