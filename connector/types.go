@@ -80,6 +80,10 @@ type Onboarding struct {
 	Failed    bool       `json:"failed,omitempty"`
 	LastError string     `json:"lastError,omitempty"`
 	Attempts  int        `json:"attempts,omitempty"`
+	// InviteJob is the outbox job that holds this onboarding's invitation,
+	// recorded (compare-and-swap) before Graph is called, so that a
+	// duplicate invitation job cannot mail the user a second time.
+	InviteJob int64 `json:"inviteJob,omitempty"`
 
 	Seed Seed `json:"seed,omitempty"`
 }

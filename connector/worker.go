@@ -295,6 +295,31 @@ func (w *Worker) invite(ctx context.Context, j Job) error {
 	if err := decode(j, &p); err != nil {
 		return err
 	}
+	if o.InviteJob != j.ID {
+		// Record the intent before calling out: of two invitation jobs for
+		// one onboarding (a reactivation before the first ran, a replayed
+		// row), only the one holding it invites.
+		dup := false
+		_, err := w.store.UpdateUser(ctx, u.ID, func(cur *User) (Change, error) {
+			co := &cur.Onboarding
+			switch {
+			case co.InvitedAt != nil || !cur.Active || co.Failed:
+				dup = true
+				return Change{}, errNoChange
+			case co.InviteJob != 0 && co.InviteJob != j.ID:
+				dup = true
+				return Change{}, errNoChange
+			}
+			co.InviteJob = j.ID
+			return Change{}, nil
+		})
+		switch {
+		case errors.Is(err, ErrNotFound), dup:
+			return nil
+		case err != nil:
+			return fmt.Errorf("record invitation intent: %w", err)
+		}
+	}
 	if p.ReplaceGuestID != "" {
 		if err := w.dir.DeleteUser(ctx, p.ReplaceGuestID); err != nil && ClassOf(err) != NotFound {
 			return fmt.Errorf("delete previous guest: %w", err)
@@ -330,7 +355,7 @@ func (w *Worker) invite(ctx context.Context, j Job) error {
 	var moved bool
 	updated, err := w.store.UpdateUser(ctx, u.ID, func(cur *User) (Change, error) {
 		co := &cur.Onboarding
-		if co.InvitedAt != nil {
+		if co.InvitedAt != nil || co.InviteJob != j.ID {
 			return Change{}, errNoChange
 		}
 		if co.InviteEmail != email {

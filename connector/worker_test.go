@@ -255,3 +255,23 @@ func TestRunLoops(t *testing.T) {
 		t.Errorf("lease not released: %v %v", ok, err)
 	}
 }
+
+// Several invitation jobs for one onboarding (a reactivation before the
+// first ran, a replayed outbox row) mail the user once. The SQLite store runs
+// a subject's jobs one at a time; the invitation intent recorded on the user
+// (Onboarding.InviteJob) also covers a store that does not.
+func TestDuplicateInviteJobsInviteOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := e.signUp("dup@tech.gov.sg", false)
+	e.patch(u.ID, func(u *connector.User) { u.Active = false })
+	e.patch(u.ID, func(u *connector.User) { u.Active = true }) // queues a second invitation
+	if err := e.store.EnqueueJobs(e.ctx, []connector.Job{{Kind: connector.JobInvite, Subject: u.ID, RunAt: e.clock.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	o := e.wantState(u.ID, connector.StateInvited).Onboarding
+	if n := e.dir.invitationsTo("dup@tech.gov.sg"); n != 1 || o.InviteJob == 0 {
+		t.Errorf("invitations = %d (intent %d), want 1", n, o.InviteJob)
+	}
+}
