@@ -166,6 +166,8 @@ type Seed struct {
 	DueBusinessDays int      `yaml:"dueBusinessDays" validate:"min=1,max=30"`
 	Holidays        []string `yaml:"holidays" validate:"dive,isodate"`
 	Validity        Duration `yaml:"validity" validate:"gt=0s,max=8760h"`
+	// TimeZone is where business days are counted (IANA name).
+	TimeZone string `yaml:"timeZone" validate:"required,timezone"`
 }
 
 // HolidayDates returns Holidays parsed as dates (UTC midnight).
@@ -189,7 +191,10 @@ type Groups struct {
 
 // Reconcile paces the reconciler.
 type Reconcile struct {
-	Interval  Duration `yaml:"interval" validate:"min=10s,max=24h"`
+	Interval Duration `yaml:"interval" validate:"min=1s,max=24h"`
+	// Lease is how long one replica holds the reconciler role without
+	// renewing it; another replica takes over after it (at least 2×interval).
+	Lease     Duration `yaml:"lease" validate:"min=2s,max=24h"`
 	BatchSize int      `yaml:"batchSize" validate:"min=1,max=1000"`
 }
 
@@ -218,8 +223,8 @@ func Default() *Config {
 		Azure:      Azure{Credential: CredentialDefault},
 		Invitation: Invitation{SendEmail: true, Validity: Duration(720 * time.Hour)},
 		Policy:     Policy{BlockedMailboxTypes: []string{"LiteMail"}},
-		Seed:       Seed{DueBusinessDays: 3, Validity: Duration(720 * time.Hour)},
-		Reconcile:  Reconcile{Interval: Duration(time.Minute), BatchSize: 200},
+		Seed:       Seed{DueBusinessDays: 3, Validity: Duration(720 * time.Hour), TimeZone: "Asia/Singapore"},
+		Reconcile:  Reconcile{Interval: Duration(time.Minute), Lease: Duration(5 * time.Minute), BatchSize: 200},
 		Worker:     Worker{Concurrency: 4, Lease: Duration(2 * time.Minute), MaxAttempts: 20},
 	}
 }

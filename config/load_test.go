@@ -85,6 +85,8 @@ func TestDefaults(t *testing.T) {
 		"seed.dueBusinessDays":       {cfg.Seed.DueBusinessDays, 3},
 		"seed.validity":              {cfg.Seed.Validity.D(), 720 * time.Hour},
 		"reconcile.interval":         {cfg.Reconcile.Interval.D(), time.Minute},
+		"reconcile.lease":            {cfg.Reconcile.Lease.D(), 5 * time.Minute},
+		"seed.timeZone":              {cfg.Seed.TimeZone, "Asia/Singapore"},
 		"reconcile.batchSize":        {cfg.Reconcile.BatchSize, 200},
 		"worker.concurrency":         {cfg.Worker.Concurrency, 4},
 		"worker.lease":               {cfg.Worker.Lease.D(), 2 * time.Minute},

@@ -181,6 +181,8 @@ var hints = map[string]string{
 	"seed.validity":                `write a duration such as "720h" (30 days)`,
 	"groups.map[]":                 "write the object ID of the existing Entra group, or remove the entry to have passbridge create the group",
 	"reconcile.interval":           `Graph throttles frequent reads; the default is "1m"`,
+	"reconcile.lease":              `write at least twice reconcile.interval; the default is "5m"`,
+	"seed.timeZone":                `write an IANA time zone name, e.g. "Asia/Singapore"`,
 }
 
 // hintFor returns the hint for key, else one naming the default value.
@@ -225,6 +227,9 @@ func defaultOf(key string) string {
 
 // crossChecks are the rules that span fields or need context.
 func (c *Config) crossChecks(o validateOptions, ps *Problems) {
+	if c.Reconcile.Lease.D() < 2*c.Reconcile.Interval.D() {
+		ps.add("reconcile.lease", fmt.Sprintf("%s is shorter than twice reconcile.interval (%s): replicas would take the reconciler role from a live holder", c.Reconcile.Lease, c.Reconcile.Interval), hints["reconcile.lease"])
+	}
 	if o.serve && len(c.SCIM.Tokens) == 0 {
 		ps.add("scim.tokens", "no token is configured, so no SCIM client can authenticate", hints["scim.tokens"])
 	}

@@ -278,11 +278,22 @@ func TestValidate(t *testing.T) {
 			},
 		},
 		"fail/reconcile": {
-			mutate: func(c *Config) { c.Reconcile.Interval = Duration(5 * time.Second); c.Reconcile.BatchSize = 1001 },
+			mutate: func(c *Config) { c.Reconcile.Interval = Duration(500 * time.Millisecond); c.Reconcile.BatchSize = 1001 },
 			want: []want{
-				{key: "reconcile.interval", msg: "is 5s; it must be at least 10s", hint: `"1m"`},
+				{key: "reconcile.interval", msg: "is 500ms; it must be at least 1s", hint: `"1m"`},
 				{key: "reconcile.batchSize", msg: "is 1001; it must be at most 1000", hint: "default (200)"},
 			},
+		},
+		"fail/reconcile-lease-short": {
+			mutate: func(c *Config) {
+				c.Reconcile.Interval = Duration(time.Minute)
+				c.Reconcile.Lease = Duration(90 * time.Second)
+			},
+			want: []want{{key: "reconcile.lease", msg: "shorter than twice reconcile.interval", hint: "at least twice"}},
+		},
+		"fail/seed-timezone": {
+			mutate: func(c *Config) { c.Seed.TimeZone = "Mars/Olympus" },
+			want:   []want{{key: "seed.timeZone", msg: "", hint: "IANA"}},
 		},
 		"fail/reconcile-batch-zero": {
 			mutate: func(c *Config) { c.Reconcile.BatchSize = 0 },
@@ -316,7 +327,7 @@ func TestValidate_ReportsEveryProblem(t *testing.T) {
 	c.SCIM.Tokens[0].SHA256 = "not-a-hash"                       // 2
 	c.Graph.Endpoint = "http://graph.microsoft.com"              // 3
 	c.Invitation.CCRecipients = []string{"a@gov.sg", "b@gov.sg"} // 4
-	c.Reconcile.Interval = Duration(time.Second)                 // 5
+	c.Reconcile.Interval = Duration(time.Millisecond)            // 5
 	err := c.Validate(ForServe())
 	got := problemsOf(t, err)
 	keys := make([]string, len(got))

@@ -70,6 +70,10 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 	if clock == nil {
 		clock = connector.SystemClock{}
 	}
+	loc, err := time.LoadLocation(cfg.Seed.TimeZone)
+	if err != nil {
+		return connector.Options{}, fmt.Errorf("seed.timeZone: %w", err)
+	}
 	return connector.Options{
 		Clock:  clock,
 		Logger: log,
@@ -92,6 +96,7 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 			DueBusinessDays: cfg.Seed.DueBusinessDays,
 			Holidays:        holidays,
 			Validity:        cfg.Seed.Validity.D(),
+			Location:        loc,
 		},
 		GroupMap: cfg.Groups.Map,
 		Worker: connector.WorkerOptions{
@@ -102,6 +107,7 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 		Reconcile: connector.ReconcileOptions{
 			Interval:  cfg.Reconcile.Interval.D(),
 			BatchSize: cfg.Reconcile.BatchSize,
+			LeaseTTL:  cfg.Reconcile.Lease.D(),
 		},
 	}, nil
 }

@@ -91,6 +91,7 @@ Ctrl-C stops it and removes the temporary folder.
 	cfg.Agreements = demoAgreements
 	// A short pause between reconcile passes, so that changes show at once.
 	cfg.Reconcile.Interval = config.Duration(2 * time.Second)
+	cfg.Reconcile.Lease = config.Duration(10 * time.Second)
 	if err := cfg.Validate(config.ForServe()); err != nil {
 		// Only the reconcile interval is below the production minimum.
 		if ps, ok := err.(*config.Problems); !ok || ps.Len() != 1 {
