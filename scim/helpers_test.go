@@ -42,6 +42,7 @@ func newEnv(t *testing.T, opts connector.Options) *env {
 	s, err := scim.New(svc, scim.Options{
 		Tokens:    []scim.Token{{Name: "techbiz", SHA256: config.HashToken(testToken)}},
 		PublicURL: "https://passbridge.example",
+		Ready:     st.Ping,
 	})
 	if err != nil {
 		t.Fatalf("scim.New: %v", err)

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	escim "github.com/elimity-com/scim"
@@ -37,6 +38,10 @@ type Options struct {
 	// MaxResults is the largest page (default 1000).
 	MaxResults int
 	Logger     *slog.Logger
+	// Ready, when set, tells whether writes can be made durable (the store
+	// answers). Writes are refused with 503 while it fails; reads go on and
+	// are answered when they can be.
+	Ready func(ctx context.Context) error
 }
 
 // Token is one accepted bearer token.
@@ -55,6 +60,7 @@ type Server struct {
 	log     *slog.Logger
 	spc     []byte
 	baseURL string
+	gate    readyGate
 }
 
 // New builds the SCIM server over svc.
@@ -203,6 +209,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		body = b
+	}
+
+	if r.Method != http.MethodGet && s.opts.Ready != nil {
+		if err := s.gate.check(r.Context(), s.opts.Ready); err != nil {
+			log.Warn("refusing a write: store not ready", "err", err)
+			writeError(rec, &Error{Status: http.StatusServiceUnavailable, Detail: "the database is unreachable, so nothing can be stored durably; nothing was changed: retry later", retryAfter: 5})
+			return
+		}
 	}
 
 	rt, isList := s.route(sub)
@@ -426,4 +440,27 @@ func normalizePatch(body []byte) []byte {
 		return body
 	}
 	return out
+}
+
+// readyGate caches the readiness answer briefly, so that a burst of writes
+// costs one probe, not one each.
+type readyGate struct {
+	mu      sync.Mutex
+	checked time.Time
+	err     error
+}
+
+const readyCacheFor = 500 * time.Millisecond
+
+func (g *readyGate) check(ctx context.Context, ready func(context.Context) error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if time.Since(g.checked) < readyCacheFor {
+		return g.err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	g.err = ready(cctx)
+	g.checked = time.Now()
+	return g.err
 }

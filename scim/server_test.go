@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/passbridge/passbridge/connector"
 )
@@ -17,14 +18,14 @@ func TestAuthentication(t *testing.T) {
 		header string
 		want   int
 	}{
-		"fail/missing":        {"", 401},
-		"fail/wrong":          {"Bearer not-the-token", 401},
-		"fail/basic":          {"Basic " + testToken, 401},
-		"fail/empty":          {"Bearer ", 401},
-		"fail/padded":         {"Bearer  " + testToken, 401},
-		"fail/no-scheme":      {testToken, 401},
-		"ok/bearer":           {"Bearer " + testToken, 200},
-		"ok/scheme-case":      {"bearer " + testToken, 200},
+		"fail/missing":   {"", 401},
+		"fail/wrong":     {"Bearer not-the-token", 401},
+		"fail/basic":     {"Basic " + testToken, 401},
+		"fail/empty":     {"Bearer ", 401},
+		"fail/padded":    {"Bearer  " + testToken, 401},
+		"fail/no-scheme": {testToken, 401},
+		"ok/bearer":      {"Bearer " + testToken, 200},
+		"ok/scheme-case": {"bearer " + testToken, 200},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -204,5 +205,28 @@ func TestLiteMailRefused(t *testing.T) {
 	tp := r.json(t)["urn:ietf:params:scim:schemas:extension:techpass:2.0:User"].(map[string]any)
 	if tp["onboardingState"] != "pending" || tp["mailboxType"] != nil || tp["seedRequested"] != true {
 		t.Fatalf("extension: %v", tp)
+	}
+}
+
+func TestWritesRefusedWhenStoreDown(t *testing.T) {
+	e := newEnv(t, connector.Options{})
+	r := e.do("POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a@agency.gov.sg","emails":[{"value":"a@agency.gov.sg"}]}`)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	// Close the store under the server: reads and writes now fail in the
+	// store, and the answer must be a SCIM 503, never a 201 or a 500.
+	e.store.Close()
+	time.Sleep(600 * time.Millisecond) // past the readiness cache
+	r = e.do("POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"b@agency.gov.sg","emails":[{"value":"b@agency.gov.sg"}]}`)
+	if r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("create with the store down: %d %s", r.status, r.body)
+	}
+	if m := r.json(t); m["status"] != "503" {
+		t.Fatalf("not a SCIM error: %s", r.body)
+	}
+	r = e.do("GET", "/scim/v2/Users", nil)
+	if r.status != 503 {
+		t.Fatalf("list with the store down: %d %s", r.status, r.body)
 	}
 }

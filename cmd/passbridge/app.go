@@ -47,7 +47,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 	for _, t := range cfg.SCIM.Tokens {
 		tokens = append(tokens, scim.Token{Name: t.Name, SHA256: t.SHA256})
 	}
-	srv, err := scim.New(svc, scim.Options{Tokens: tokens, PublicURL: cfg.Server.PublicURL, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log})
+	srv, err := scim.New(svc, scim.Options{Tokens: tokens, PublicURL: cfg.Server.PublicURL, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log, Ready: st.Ping})
 	if err != nil {
 		st.Close()
 		return nil, err

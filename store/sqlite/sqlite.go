@@ -208,7 +208,8 @@ func wrap(op string, err error) error {
 			return fmt.Errorf("sqlite: %s: %w: %w", op, connector.ErrUnavailable, err)
 		}
 	}
-	if errors.Is(err, sql.ErrConnDone) {
+	// database/sql has no exported error for a closed *sql.DB.
+	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "sql: database is closed") {
 		return fmt.Errorf("sqlite: %s: %w: %w", op, connector.ErrUnavailable, err)
 	}
 	return fmt.Errorf("sqlite: %s: %w", op, err)
