@@ -101,6 +101,12 @@ type WorkerOptions struct {
 	BackoffMax  time.Duration
 	// JitterSeed seeds the backoff jitter (0: from the clock). Tests fix it.
 	JitterSeed int64
+	// OnJob, when set, is called after each job attempt with the job's kind,
+	// the outcome (JobOutcomeDone, JobOutcomeRetry, JobOutcomeFailed,
+	// JobOutcomeGaveUp) and how long the attempt took (metrics). It is not
+	// called for attempts cut short by shutdown. It must be cheap and safe for
+	// concurrent use.
+	OnJob func(kind JobKind, outcome string, d time.Duration)
 
 	// Domain is the domain configuration (clock, logger, invitation,
 	// validity, SEED, group map). Options.WorkerOptions fills it.
@@ -134,6 +140,9 @@ type ReconcileOptions struct {
 	// AuditLookback is where the first audit read starts (default 720h: the
 	// log's retention).
 	AuditLookback time.Duration
+	// OnPass, when set, is called after every RunOnce with its report, its
+	// error and how long it took (metrics). It must be cheap.
+	OnPass func(rep ReconcileReport, err error, d time.Duration)
 
 	// Domain is the domain configuration; Options.ReconcileOptions fills it.
 	Domain *Options

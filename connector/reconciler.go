@@ -120,6 +120,16 @@ func (p *pass) fail(err error) { p.errs = append(p.errs, err) }
 // complete or some questions failed (counted in Errors); the report is
 // filled either way.
 func (r *Reconciler) RunOnce(ctx context.Context) (ReconcileReport, error) {
+	if r.opts.OnPass == nil {
+		return r.runOnce(ctx)
+	}
+	start := time.Now()
+	rep, err := r.runOnce(ctx)
+	r.opts.OnPass(rep, err, time.Since(start))
+	return rep, err
+}
+
+func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 	rep := ReconcileReport{GraphCalls: map[string]int{}}
 	p := &pass{now: r.clock.Now(), rep: &rep}
 	ok, err := r.store.AcquireLease(ctx, LeaseReconciler, r.opts.Holder, p.now, r.opts.LeaseTTL)

@@ -113,9 +113,18 @@ func (w *Worker) loop(ctx context.Context) {
 	}
 }
 
+// Outcomes of a job attempt, as WorkerOptions.OnJob reports them.
+const (
+	JobOutcomeDone   = "done"   // completed
+	JobOutcomeRetry  = "retry"  // transient error: queued again with backoff
+	JobOutcomeFailed = "failed" // permanent error: out of the queue, lastError set
+	JobOutcomeGaveUp = "gaveUp" // transient errors until MaxAttempts: out of the queue
+)
+
 // process runs one claimed job and records its outcome.
 func (w *Worker) process(ctx context.Context, j Job) {
 	log := w.log.With("job", j.ID, "kind", j.Kind, "subject", j.Subject, "attempt", j.Attempts)
+	start := time.Now()
 	// A job's calls end well before its lease does, so that no other worker
 	// can claim it while we are still talking to Graph.
 	jctx, cancel := context.WithTimeout(ctx, w.opts.Lease/2)
@@ -123,6 +132,9 @@ func (w *Worker) process(ctx context.Context, j Job) {
 	cancel()
 	if ctx.Err() != nil {
 		return // shutting down: the lease brings the job back
+	}
+	if w.opts.OnJob != nil {
+		defer func() { w.opts.OnJob(j.Kind, jobOutcome(err, j.Attempts, w.opts.MaxAttempts), time.Since(start)) }()
 	}
 	switch {
 	case err == nil:
@@ -143,6 +155,19 @@ func (w *Worker) process(ctx context.Context, j Job) {
 			log.WarnContext(ctx, "retry job failed", "err", rerr)
 		}
 	}
+}
+
+// jobOutcome names what process does with an attempt that returned err.
+func jobOutcome(err error, attempts, maxAttempts int) string {
+	switch {
+	case err == nil:
+		return JobOutcomeDone
+	case isPermanent(err):
+		return JobOutcomeFailed
+	case attempts >= maxAttempts:
+		return JobOutcomeGaveUp
+	}
+	return JobOutcomeRetry
 }
 
 func isPermanent(err error) bool {
