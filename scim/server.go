@@ -42,6 +42,9 @@ type Options struct {
 	// answers). Writes are refused with 503 while it fails; reads go on and
 	// are answered when they can be.
 	Ready func(ctx context.Context) error
+	// AuthLimit limits failed authentications per client address and per
+	// presented token (429 with Retry-After); on by default, see AuthLimit.
+	AuthLimit AuthLimit
 }
 
 // Token is one accepted bearer token.
@@ -74,7 +77,7 @@ func New(svc *connector.Service, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	auth, err := newAuthenticator(opts.Tokens)
+	auth, err := newAuthenticator(opts.Tokens, opts.AuthLimit)
 	if err != nil {
 		return nil, err
 	}
