@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -92,6 +93,10 @@ func (s *Sim) applyFault(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 	}
 	if f.Hang {
+		// Drain the body so that net/http notices the client leaving.
+		if r.Body != nil {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
 		<-ctx.Done()
 		return true
 	}

@@ -3,6 +3,7 @@ package graphsim
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -60,6 +61,10 @@ func routes() []route {
 
 func (s *Sim) matchRoute(method, path string) (*route, []string) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for i, seg := range segs {
+		// Graph accepts functions with or without parentheses: delta().
+		segs[i] = strings.TrimSuffix(seg, "()")
+	}
 	for i := range s.routes {
 		rt := &s.routes[i]
 		if rt.method != method || len(rt.segs) != len(segs) {
@@ -227,6 +232,10 @@ func readJSONBody(r *http.Request, v any) error {
 	if r.Body == nil {
 		return errEmptyBody
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4<<20))
-	return dec.Decode(v)
+	body := http.MaxBytesReader(nil, r.Body, 4<<20)
+	err := json.NewDecoder(body).Decode(v)
+	// Read to EOF: only then does net/http watch the connection and cancel
+	// the request context when the client goes away (hang faults).
+	_, _ = io.Copy(io.Discard, body)
+	return err
 }

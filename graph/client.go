@@ -1,0 +1,309 @@
+// Package graph implements connector.Directory over Microsoft Graph v1.0
+// with msgraph-sdk-go and azidentity: B2B invitations, guest reads
+// ($select, $filter, $batch, delta), authentication methods, Terms of Use
+// events from the directory audit log, account disable/delete and group
+// membership, with throttling handled here rather than by the SDK.
+//
+// Only this package (and cmd, which wires it) may import msgraph-sdk-go: it
+// is slow and heavy to compile. It knows nothing about SCIM.
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	azauth "github.com/microsoft/kiota-authentication-azure-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
+
+	"github.com/passbridge/passbridge/connector"
+)
+
+// Credential kinds for Options.Credential.
+const (
+	CredentialDefault     = "default"     // azidentity.DefaultAzureCredential
+	CredentialSecret      = "secret"      // client id + secret
+	CredentialCertificate = "certificate" // client id + PEM/PKCS#12 certificate
+	CredentialWorkload    = "workload"    // workload identity federation (AKS)
+	CredentialManaged     = "managed"     // managed identity (IMDS, App Service, ...)
+)
+
+// DefaultEndpoint is the global Graph root; "/v1.0" is appended.
+const DefaultEndpoint = "https://graph.microsoft.com"
+
+// Options configures a Client. Zero values take the documented defaults.
+type Options struct {
+	// Endpoint is the Graph root without version (national clouds, or the
+	// simulator); default https://graph.microsoft.com.
+	Endpoint string
+	// Credential is one of default, secret, certificate, workload, managed
+	// (default "default"). Ignored when TokenCredential is set.
+	Credential          string
+	TenantID            string
+	ClientID            string
+	ClientSecret        string
+	CertificatePath     string
+	CertificatePassword string
+	// AuthorityHost is the Entra sign-in host for national clouds, e.g.
+	// https://login.microsoftonline.us.
+	AuthorityHost string
+	// TokenCredential overrides Credential (tests, or callers who build
+	// their own).
+	TokenCredential azcore.TokenCredential
+	// HTTPClient is the base HTTP client (its Transport is wrapped by the
+	// Graph middleware); also used by azidentity. Default: a new client.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	// Now and Sleep drive the rate limiters and retry waits (fakes in
+	// tests). Sleep must return ctx.Err() when ctx ends first.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// RequestTimeout bounds each HTTP request (default 30s).
+	RequestTimeout time.Duration
+	// MaxRetries is how often an idempotent call is retried after a
+	// transient error (default 3; negative: never). Invitations are never
+	// retried here.
+	MaxRetries int
+	// MaxRetryWait caps one wait; a longer Retry-After is returned to the
+	// caller as a transient error carrying RetryAfter (default 60s).
+	MaxRetryWait time.Duration
+	// InvitationLimit per InvitationWindow (default 150 per 5s, Graph's
+	// per-tenant limit).
+	InvitationLimit  int
+	InvitationWindow time.Duration
+	// DirectoryLimit requests per DirectoryWindow for all other calls
+	// ($batch counts each sub-request); default 1000 per 10s, well inside
+	// the smallest tenant's budget of 3,500 units per 10 s.
+	DirectoryLimit  int
+	DirectoryWindow time.Duration
+}
+
+// Client is a connector.Directory over Microsoft Graph.
+type Client struct {
+	graph      *msgraphsdk.GraphServiceClient
+	adapter    *msgraphsdk.GraphRequestAdapter
+	cred       azcore.TokenCredential
+	endpoint   string // without /v1.0
+	scope      string
+	log        *slog.Logger
+	now        func() time.Time
+	sleep      func(ctx context.Context, d time.Duration) error
+	timeout    time.Duration
+	maxRetries int
+	maxWait    time.Duration
+	invites    *window
+	directory  *window
+}
+
+var _ connector.Directory = (*Client)(nil)
+
+// New builds a Client: the credential, the token scope endpoint+"/.default",
+// an authentication provider that sends tokens only to the endpoint's host,
+// and a middleware chain without the SDK's retry and compression handlers
+// (see retry in this package).
+func New(ctx context.Context, o Options) (*Client, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	ep, err := url.Parse(o.Endpoint)
+	if err != nil || ep.Host == "" || (ep.Scheme != "https" && ep.Scheme != "http") {
+		return nil, fmt.Errorf("graph: endpoint %q is not an absolute http(s) URL", o.Endpoint)
+	}
+	if ep.Scheme == "http" && !isLocalhost(ep.Hostname()) {
+		return nil, fmt.Errorf("graph: endpoint %q: plain http is allowed only for localhost", o.Endpoint)
+	}
+	cred := o.TokenCredential
+	if cred == nil {
+		if cred, err = newCredential(o); err != nil {
+			return nil, err
+		}
+	}
+	scope := o.Endpoint + "/.default"
+	// Source: https://learn.microsoft.com/graph/sdks/national-clouds
+	auth, err := azauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{scope}, []string{ep.Hostname()})
+	if err != nil {
+		return nil, fmt.Errorf("graph: authentication provider: %w", err)
+	}
+	httpClient := newHTTPClient(o.HTTPClient)
+	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("graph: request adapter: %w", err)
+	}
+	adapter.SetBaseUrl(o.Endpoint + "/v1.0")
+	c := &Client{
+		graph:      msgraphsdk.NewGraphServiceClient(adapter),
+		adapter:    adapter,
+		cred:       cred,
+		endpoint:   o.Endpoint,
+		scope:      scope,
+		log:        o.Logger,
+		now:        o.Now,
+		sleep:      o.Sleep,
+		timeout:    o.RequestTimeout,
+		maxRetries: o.MaxRetries,
+		maxWait:    o.MaxRetryWait,
+		invites:    newWindow(o.InvitationLimit, o.InvitationWindow, o.Now, o.Sleep),
+		directory:  newWindow(o.DirectoryLimit, o.DirectoryWindow, o.Now, o.Sleep),
+	}
+	_ = ctx // reserved: credentials are lazy; the first call fetches a token
+	return c, nil
+}
+
+func (o *Options) defaults() error {
+	o.Endpoint = strings.TrimSuffix(strings.TrimSpace(o.Endpoint), "/")
+	o.Endpoint = strings.TrimSuffix(o.Endpoint, "/v1.0")
+	if o.Endpoint == "" {
+		o.Endpoint = DefaultEndpoint
+	}
+	if o.Credential == "" {
+		o.Credential = CredentialDefault
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleepCtx
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	switch {
+	case o.MaxRetries == 0:
+		o.MaxRetries = 3
+	case o.MaxRetries < 0:
+		o.MaxRetries = 0
+	}
+	if o.MaxRetryWait <= 0 {
+		o.MaxRetryWait = time.Minute
+	}
+	if o.InvitationLimit <= 0 {
+		o.InvitationLimit = 150
+	}
+	if o.InvitationWindow <= 0 {
+		o.InvitationWindow = 5 * time.Second
+	}
+	if o.DirectoryLimit <= 0 {
+		o.DirectoryLimit = 1000
+	}
+	if o.DirectoryWindow <= 0 {
+		o.DirectoryWindow = 10 * time.Second
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func isLocalhost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// newCredential builds the azidentity credential for o.Credential.
+// Source: https://learn.microsoft.com/azure/developer/go/sdk/authentication/credential-chains
+func newCredential(o Options) (azcore.TokenCredential, error) {
+	var co azcore.ClientOptions
+	if o.AuthorityHost != "" {
+		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: strings.TrimSuffix(o.AuthorityHost, "/") + "/"}
+	}
+	if o.HTTPClient != nil {
+		co.Transport = o.HTTPClient
+	}
+	var (
+		cred azcore.TokenCredential
+		err  error
+	)
+	switch o.Credential {
+	case CredentialDefault:
+		cred, err = azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: co, TenantID: o.TenantID})
+	case CredentialSecret:
+		if o.TenantID == "" || o.ClientID == "" || o.ClientSecret == "" {
+			return nil, errors.New("graph: credential secret needs tenantID, clientID and a client secret")
+		}
+		cred, err = azidentity.NewClientSecretCredential(o.TenantID, o.ClientID, o.ClientSecret, &azidentity.ClientSecretCredentialOptions{ClientOptions: co})
+	case CredentialCertificate:
+		if o.TenantID == "" || o.ClientID == "" || o.CertificatePath == "" {
+			return nil, errors.New("graph: credential certificate needs tenantID, clientID and a certificate path")
+		}
+		data, rerr := os.ReadFile(o.CertificatePath)
+		if rerr != nil {
+			return nil, fmt.Errorf("graph: read certificate: %w", rerr)
+		}
+		var pw []byte
+		if o.CertificatePassword != "" {
+			pw = []byte(o.CertificatePassword)
+		}
+		certs, key, perr := azidentity.ParseCertificates(data, pw)
+		if perr != nil {
+			return nil, fmt.Errorf("graph: parse certificate %s: %w", o.CertificatePath, perr)
+		}
+		cred, err = azidentity.NewClientCertificateCredential(o.TenantID, o.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co})
+	case CredentialWorkload:
+		cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: co, ClientID: o.ClientID, TenantID: o.TenantID})
+	case CredentialManaged:
+		mo := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
+		if o.ClientID != "" {
+			mo.ID = azidentity.ClientID(o.ClientID)
+		}
+		cred, err = azidentity.NewManagedIdentityCredential(mo)
+	default:
+		return nil, fmt.Errorf("graph: unknown credential %q (want default, secret, certificate, workload or managed)", o.Credential)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("graph: %s credential: %w", o.Credential, err)
+	}
+	return cred, nil
+}
+
+// newHTTPClient returns an HTTP client with the Graph middleware chain
+// minus the retry handler (it re-sends POST /invitations after 429/503/504,
+// which can mail a second invitation) and minus request compression (a
+// retried gzip body can go out uncompressed but still labelled gzip:
+// kiota-http-go issue #183). This package retries idempotent calls itself.
+// Source: https://learn.microsoft.com/graph/sdks/customize-client
+func newHTTPClient(base *http.Client) *http.Client {
+	var mws []khttp.Middleware
+	opts := msgraphsdk.GetDefaultClientOptions()
+	for _, m := range msgraphgocore.GetDefaultMiddlewaresWithOptions(&opts) {
+		switch m.(type) {
+		case *khttp.RetryHandler, *khttp.CompressionHandler:
+			continue
+		}
+		mws = append(mws, m)
+	}
+	var parent http.RoundTripper
+	c := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if base != nil {
+		parent = base.Transport
+		c.Jar = base.Jar
+		c.Timeout = base.Timeout
+	}
+	c.Transport = khttp.NewCustomTransportWithParentTransport(parent, mws...)
+	return c
+}
