@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	escim "github.com/elimity-com/scim"
@@ -25,7 +26,13 @@ func decodeBody(body []byte) (any, string) {
 		if ok := asSyntax(err, &se); ok {
 			return nil, fmt.Sprintf("body: not valid JSON at byte %d: %s", se.Offset, se.Error())
 		}
-		return nil, "body: not valid JSON: " + err.Error()
+		switch err {
+		case io.EOF:
+			return nil, "body: empty; send a JSON object"
+		case io.ErrUnexpectedEOF:
+			return nil, "body: not valid JSON: it ends before the value is complete"
+		}
+		return nil, "body: not valid JSON"
 	}
 	if d.More() {
 		return nil, "body: more than one JSON value"

@@ -96,8 +96,10 @@ func isLiteral(s string) bool {
 	case "true", "false", "null":
 		return true
 	}
-	return regexp.MustCompile(`^-?\d+(\.\d+)?$`).MatchString(s)
+	return numberLiteral.MatchString(s)
 }
+
+var numberLiteral = regexp.MustCompile(`^-?\d+(\.\d+)?$`)
 
 // parseExpr recovers from panics in the parser: filters are attacker input.
 func parseExpr(s string) (e fp.Expression, err error) {
