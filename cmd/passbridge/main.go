@@ -29,6 +29,7 @@ Commands:
   config check      connect to the tenant and check credentials and Graph permissions
   token new         print a new SCIM bearer token and the SHA-256 for scim.tokens
   graphsim          run the Microsoft Graph simulator alone
+  bench             measure SCIM, invitation and reconcile throughput (BENCHMARKS.md)
   version           print the version
 
 Configuration comes from --config FILE (default: passbridge.yaml when present)
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		return runReconcile(ctx, rest, stdout, stderr, env)
 	case "demo":
 		return runDemo(ctx, rest, stdout, stderr, env)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr, env)
 	case "graphsim":
 		return runGraphsim(ctx, rest, stdout, stderr, env)
 	}
