@@ -155,13 +155,33 @@ var (
 	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 )
 
-func kindName(n *yaml.Node) string {
+// secretKey tells whether the value at a key path may be a secret (a key
+// named like "secret" or "password", e.g. azure.clientSecret): problems with
+// it never quote the value, since problems are printed and logged.
+func secretKey(key string) bool {
+	if i := strings.LastIndexAny(key, ".["); i >= 0 {
+		key = key[i+1:]
+	}
+	k := strings.ToLower(key)
+	return strings.Contains(k, "secret") || strings.Contains(k, "password")
+}
+
+// hiddenValue stands for a secret's value in a problem.
+const hiddenValue = "value (not shown: it may be a secret)"
+
+func kindName(n *yaml.Node) string { return describeNode(n, false) }
+
+// describeNode names the kind of n; hide leaves a scalar's value out.
+func describeNode(n *yaml.Node, hide bool) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "mapping of keys"
 	case yaml.SequenceNode:
 		return "list"
 	case yaml.ScalarNode:
+		if hide {
+			return hiddenValue
+		}
 		return fmt.Sprintf("value %q", n.Value)
 	case yaml.AliasNode:
 		return "alias"
@@ -176,12 +196,17 @@ func decodeNode(n *yaml.Node, v reflect.Value, key string, ps *Problems) {
 		n = n.Alias
 	}
 	isNull := n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+	hide := secretKey(key)
 	if reflect.PointerTo(v.Type()).Implements(unmarshalerType) {
 		if isNull {
 			return // keep the default
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			ps.addLine(n.Line, key, yamlErrText(err), "")
+			msg := yamlErrText(err)
+			if hide {
+				msg = "cannot be read: " + hiddenValue
+			}
+			ps.addLine(n.Line, key, msg, "")
 		}
 		return
 	}
@@ -191,7 +216,7 @@ func decodeNode(n *yaml.Node, v reflect.Value, key string, ps *Problems) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			ps.addLine(n.Line, key, "expected a mapping of keys, found a "+kindName(n),
+			ps.addLine(n.Line, key, "expected a mapping of keys, found a "+describeNode(n, hide),
 				"write the section's keys indented under it")
 			return
 		}
@@ -225,7 +250,7 @@ func decodeNode(n *yaml.Node, v reflect.Value, key string, ps *Problems) {
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			ps.addLine(n.Line, key, "expected a list, found a "+kindName(n),
+			ps.addLine(n.Line, key, "expected a list, found a "+describeNode(n, hide),
 				`write one "- item" per line, or [a, b]`)
 			return
 		}
@@ -240,7 +265,7 @@ func decodeNode(n *yaml.Node, v reflect.Value, key string, ps *Problems) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			ps.addLine(n.Line, key, "expected a mapping, found a "+kindName(n),
+			ps.addLine(n.Line, key, "expected a mapping, found a "+describeNode(n, hide),
 				"write one \"name: value\" per line, indented under it")
 			return
 		}
@@ -263,10 +288,16 @@ func decodeNode(n *yaml.Node, v reflect.Value, key string, ps *Problems) {
 			return
 		}
 		if n.Kind != yaml.ScalarNode {
-			ps.addLine(n.Line, key, fmt.Sprintf("expected %s, found a %s", describeKind(v.Type()), kindName(n)), "")
+			ps.addLine(n.Line, key, fmt.Sprintf("expected %s, found a %s", describeKind(v.Type()), describeNode(n, hide)), "")
 			return
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
+			if hide {
+				// e.g. a !!int tag on a text: the value is the secret.
+				ps.addLine(n.Line, key, fmt.Sprintf("expected %s, found a %s %s", describeKind(v.Type()), n.Tag, hiddenValue),
+					"quote the value, without a ! tag")
+				return
+			}
 			ps.addLine(n.Line, key, fmt.Sprintf("expected %s, found %q", describeKind(v.Type()), n.Value), "")
 		}
 	}
@@ -486,11 +517,16 @@ func expandAll(v reflect.Value, key string, vars map[string]string, overrides []
 		s, err := expand(v.String(), vars)
 		if err != nil {
 			var me *missingVarError
-			hint := `write "$$" for a literal "$"`
-			if errors.As(err, &me) {
+			var be *badRefError
+			msg, hint := err.Error(), `write "$$" for a literal "$"`
+			switch {
+			case errors.As(err, &me):
 				hint = fmt.Sprintf("set %s in the environment, or write the value here", me.name)
+			case errors.As(err, &be) && secretKey(key):
+				// What is between the braces may be part of the secret.
+				msg = `has a "${…}" whose content is not a variable name (letters, digits and _); it is not shown, since it may be a secret`
 			}
-			ps.add(key, err.Error(), hint)
+			ps.add(key, msg, hint)
 			return
 		}
 		v.SetString(s)
@@ -527,6 +563,13 @@ func (e *missingVarError) Error() string {
 	return fmt.Sprintf("refers to ${%s}, which is not set in the environment", e.name)
 }
 
+// badRefError is a "${…}" whose content is not a variable name.
+type badRefError struct{ ref string }
+
+func (e *badRefError) Error() string {
+	return fmt.Sprintf("has ${%s}, which is not a variable name (letters, digits and _)", e.ref)
+}
+
 // expand replaces ${NAME} with the value of NAME and "$$" with "$"; any
 // other "$" is kept.
 func expand(s string, vars map[string]string) (string, error) {
@@ -551,7 +594,7 @@ func expand(s string, vars map[string]string) (string, error) {
 			}
 			name := s[i+2 : i+2+end]
 			if !validVarName(name) {
-				return "", fmt.Errorf("has ${%s}, which is not a variable name (letters, digits and _)", name)
+				return "", &badRefError{ref: name}
 			}
 			val, ok := vars[name]
 			if !ok {
