@@ -78,6 +78,11 @@ func parseFilter(raw string, attrs filterAttrs) (*connector.Filter, error) {
 	if len(raw) > maxFilterLen {
 		return nil, badRequest("invalidFilter", "filter: longer than %d characters", maxFilterLen)
 	}
+	if nesting(raw) > maxFilterDepth {
+		// Refused before parsing: the parser's time grows with the
+		// square of the nesting of unbalanced brackets.
+		return nil, errTooDeep()
+	}
 	src := emailTypeValuePath.ReplaceAllString(raw, "emails.value")
 	expr, err := parseExpr(src)
 	if err != nil {
@@ -88,7 +93,28 @@ func parseFilter(raw string, attrs filterAttrs) (*connector.Filter, error) {
 			return nil, badRequest("invalidFilter", "filter: %q is not a valid SCIM filter (RFC 7644 §3.4.2.2), e.g. userName eq \"alice@agency.gov.sg\"", raw)
 		}
 	}
-	return translate(expr, attrs, 0)
+	terms := 0
+	return translate(expr, attrs, 0, &terms)
+}
+
+// nesting returns how deep brackets ( and [ nest outside quoted strings.
+func nesting(s string) int {
+	depth, deepest, quoted := 0, 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ')' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 func isLiteral(s string) bool {
@@ -111,19 +137,45 @@ func parseExpr(s string) (e fp.Expression, err error) {
 	return fp.ParseFilter([]byte(s))
 }
 
-const maxFilterDepth = 32
+// maxFilterDepth bounds nesting (brackets, not, a change between and and
+// or); a chain of one operator (a or b or c …) is one level, bounded by
+// maxFilterTerms comparisons instead.
+const (
+	maxFilterDepth = 32
+	maxFilterTerms = 100
+)
 
-func translate(e fp.Expression, attrs filterAttrs, depth int) (*connector.Filter, error) {
+func errTooDeep() error {
+	return badRequest("invalidFilter", "filter: nested more than %d levels", maxFilterDepth)
+}
+
+// childDepth is the depth of a logical expression's operand: the same
+// operator continues the chain.
+func childDepth(parent *fp.LogicalExpression, child fp.Expression, depth int) int {
+	if c, ok := child.(*fp.LogicalExpression); ok && strings.EqualFold(string(c.Operator), string(parent.Operator)) {
+		return depth
+	}
+	return depth + 1
+}
+
+func countTerm(terms *int) error {
+	if *terms++; *terms > maxFilterTerms {
+		return badRequest("invalidFilter", "filter: more than %d comparisons; split the query", maxFilterTerms)
+	}
+	return nil
+}
+
+func translate(e fp.Expression, attrs filterAttrs, depth int, terms *int) (*connector.Filter, error) {
 	if depth > maxFilterDepth {
-		return nil, badRequest("invalidFilter", "filter: nested more than %d levels", maxFilterDepth)
+		return nil, errTooDeep()
 	}
 	switch e := e.(type) {
 	case *fp.LogicalExpression:
-		l, err := translate(e.Left, attrs, depth+1)
+		l, err := translate(e.Left, attrs, childDepth(e, e.Left, depth), terms)
 		if err != nil {
 			return nil, err
 		}
-		r, err := translate(e.Right, attrs, depth+1)
+		r, err := translate(e.Right, attrs, childDepth(e, e.Right, depth), terms)
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +185,7 @@ func translate(e fp.Expression, attrs filterAttrs, depth int) (*connector.Filter
 		}
 		return &connector.Filter{Op: op, Left: l, Right: r}, nil
 	case *fp.NotExpression:
-		inner, err := translate(e.Expression, attrs, depth+1)
+		inner, err := translate(e.Expression, attrs, depth+1, terms)
 		if err != nil {
 			return nil, err
 		}
@@ -142,24 +194,27 @@ func translate(e fp.Expression, attrs filterAttrs, depth int) (*connector.Filter
 		// emails[value eq "x"], members[value eq "id"]: the inner filter on
 		// sub-attribute value of a multi-valued attribute.
 		base := strings.ToLower(e.AttributePath.AttributeName)
-		return translateValuePath(base, e.ValueFilter, attrs, depth+1)
+		return translateValuePath(base, e.ValueFilter, attrs, depth+1, terms)
 	case *fp.AttributeExpression:
+		if err := countTerm(terms); err != nil {
+			return nil, err
+		}
 		return comparison(attrPathKey(e.AttributePath), e, attrs)
 	}
 	return nil, badRequest("invalidFilter", "filter: unsupported expression")
 }
 
-func translateValuePath(base string, e fp.Expression, attrs filterAttrs, depth int) (*connector.Filter, error) {
+func translateValuePath(base string, e fp.Expression, attrs filterAttrs, depth int, terms *int) (*connector.Filter, error) {
 	if depth > maxFilterDepth {
-		return nil, badRequest("invalidFilter", "filter: nested more than %d levels", maxFilterDepth)
+		return nil, errTooDeep()
 	}
 	switch e := e.(type) {
 	case *fp.LogicalExpression:
-		l, err := translateValuePath(base, e.Left, attrs, depth+1)
+		l, err := translateValuePath(base, e.Left, attrs, childDepth(e, e.Left, depth), terms)
 		if err != nil {
 			return nil, err
 		}
-		r, err := translateValuePath(base, e.Right, attrs, depth+1)
+		r, err := translateValuePath(base, e.Right, attrs, childDepth(e, e.Right, depth), terms)
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +224,9 @@ func translateValuePath(base string, e fp.Expression, attrs filterAttrs, depth i
 		}
 		return &connector.Filter{Op: op, Left: l, Right: r}, nil
 	case *fp.AttributeExpression:
+		if err := countTerm(terms); err != nil {
+			return nil, err
+		}
 		key := base + "." + strings.ToLower(e.AttributePath.AttributeName)
 		return comparison(key, e, attrs)
 	}

@@ -521,3 +521,56 @@ func plainFilter(f *connector.Filter) bool {
 	}
 	return plainFilter(f.Left) && plainFilter(f.Right)
 }
+
+// TestFilterLimits pins the bounds parseFilter puts on a filter's size:
+// long chains of one operator are fine up to 100 comparisons, nesting is
+// bounded at 32 levels (also before parsing, for unbalanced brackets), and
+// brackets inside quoted values do not count.
+func TestFilterLimits(t *testing.T) {
+	chain := func(n int, op string) string {
+		terms := make([]string, n)
+		for i := range terms {
+			terms[i] = fmt.Sprintf(`id eq "%d"`, i)
+		}
+		return strings.Join(terms, " "+op+" ")
+	}
+	nested := func(n int) string { // alternating and/or: each level nests
+		s := `id pr`
+		for i := range n {
+			op := "and"
+			if i%2 == 1 {
+				op = "or"
+			}
+			s = fmt.Sprintf(`(id pr %s %s)`, op, s)
+		}
+		return s
+	}
+	e := newEnv(t, connector.Options{})
+	for _, tc := range []struct {
+		name, filter, wantErr string
+	}{
+		{"or chain of 40", chain(40, "or"), ""},
+		{"or chain of 100", chain(100, "or"), ""},
+		{"and chain of 100", chain(100, "and"), ""},
+		{"or chain of 101", chain(101, "or"), "more than 100 comparisons"},
+		{"nested 30", nested(30), ""},
+		{"nested 40", nested(40), "nested more than 32 levels"},
+		{"not 40", strings.Repeat("not (", 40) + "id pr" + strings.Repeat(")", 40), "nested more than 32 levels"},
+		{"unbalanced 4000", strings.Repeat("(", 4000) + "id pr", "nested more than 32 levels"},
+		{"brackets in a value", `userName eq "` + strings.Repeat("([", 40) + `\"(" and id pr`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(http.MethodGet, "/scim/v2/Users?"+url.Values{"filter": {tc.filter}}.Encode(), nil)
+			if tc.wantErr == "" {
+				if r.status != http.StatusOK {
+					t.Fatalf("status %d: %s", r.status, r.body)
+				}
+				return
+			}
+			m := r.json(t)
+			if r.status != http.StatusBadRequest || m["scimType"] != "invalidFilter" || !strings.Contains(fmt.Sprint(m["detail"]), tc.wantErr) {
+				t.Fatalf("status %d, want 400 invalidFilter %q: %s", r.status, tc.wantErr, r.body)
+			}
+		})
+	}
+}
