@@ -382,13 +382,31 @@ func FuzzPatch(f *testing.F) {
 			if g.Code != http.StatusOK || json.Unmarshal(g.Body.Bytes(), &got) != nil || strings.TrimSpace(got.DisplayName) == "" {
 				t.Fatalf("after 204, GET %s: %d %s", path, g.Code, g.Body.Bytes())
 			}
+			checkPutBack(t, e, path, string(body))
 			return
 		}
 		if rec.Code != http.StatusOK {
 			t.Fatalf("%s: success status %d, want 200", what, rec.Code)
 		}
 		checkUserReadable(t, e, rec, string(body))
+		checkPutBack(t, e, path, string(body))
 	})
+}
+
+// checkPutBack asserts that what a PATCH stored is a valid resource: PUT
+// with the resource as GET returns it is accepted. A PATCH must not store
+// what a PUT would refuse.
+func checkPutBack(t *testing.T, e *fuzzEnv, path string, inputs ...string) {
+	t.Helper()
+	g := e.do(http.MethodGet, path, nil)
+	if g.Code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, g.Code, g.Body.Bytes())
+	}
+	p := e.do(http.MethodPut, path, g.Body.Bytes())
+	checkResponse(t, "PUT "+path+" (as read)", p, inputs...)
+	if p.Code != http.StatusOK {
+		t.Fatalf("PUT %s of the resource as read after the PATCH: %d %s\nresource: %s", path, p.Code, p.Body.Bytes(), g.Body.Bytes())
+	}
 }
 
 // goldenFilters returns the filters of the golden GET requests, as the
