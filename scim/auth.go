@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 )
 
@@ -35,6 +36,13 @@ func newAuthenticator(tokens []Token, limit AuthLimit) (*authenticator, error) {
 // An address or a presented credential with too many recent failures gets
 // a 429 without its token being checked (see AuthLimit).
 func (a *authenticator) check(r *http.Request) (string, *Error) {
+	var addr netip.Prefix
+	if a.limit != nil {
+		addr = a.limit.clientKey(r)
+		if blocked, secs := a.limit.blocked(addr, nil); blocked {
+			return "", tooMany(secs)
+		}
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return "", &Error{Status: http.StatusUnauthorized, Detail: "Authorization: missing; send \"Authorization: Bearer <token>\" with a token from \"passbridge token new\""}
@@ -48,24 +56,27 @@ func (a *authenticator) check(r *http.Request) (string, *Error) {
 		cred = h
 	}
 	sum := sha256.Sum256([]byte(cred))
-	if a.limit != nil {
-		addr := a.limit.clientKey(r)
-		if blocked, secs := a.limit.blocked(addr, &sum); blocked {
-			return "", &Error{Status: http.StatusTooManyRequests, retryAfter: secs,
-				Detail: fmt.Sprintf("Authorization: too many failed attempts from this address or with this token; nothing was checked: retry in %d seconds with a valid token", secs)}
-		}
-		name, e := a.verify(scheme, tok, ok, sum)
-		if e != nil {
-			if addrBlocked, credBlocked := a.limit.fail(addr, &sum); addrBlocked || credBlocked {
-				logFrom(r).Warn("scim: failed authentications: blocking",
-					"client", addr.String(), "byClient", addrBlocked, "byToken", credBlocked,
-					"tokenSHA256Prefix", hex.EncodeToString(sum[:4]),
-					"maxFailures", a.limit.cfg.MaxFailures, "window", a.limit.cfg.Window.String(), "cooldown", a.limit.cfg.Cooldown.String())
-			}
-		}
-		return name, e
+	if a.limit == nil {
+		return a.verify(scheme, tok, ok, sum)
 	}
-	return a.verify(scheme, tok, ok, sum)
+	if blocked, secs := a.limit.blocked(addr, &sum); blocked {
+		return "", tooMany(secs)
+	}
+	name, e := a.verify(scheme, tok, ok, sum)
+	if e != nil {
+		if addrBlocked, credBlocked := a.limit.fail(addr, &sum); addrBlocked || credBlocked {
+			logFrom(r).Warn("scim: failed authentications: blocking",
+				"client", addr.String(), "byClient", addrBlocked, "byToken", credBlocked,
+				"tokenSHA256Prefix", hex.EncodeToString(sum[:4]),
+				"maxFailures", a.limit.cfg.MaxFailures, "window", a.limit.cfg.Window.String(), "cooldown", a.limit.cfg.Cooldown.String())
+		}
+	}
+	return name, e
+}
+
+func tooMany(secs int) *Error {
+	return &Error{Status: http.StatusTooManyRequests, retryAfter: secs,
+		Detail: fmt.Sprintf("Authorization: too many failed attempts from this address or with this token; nothing was checked: retry in %d seconds with a valid token", secs)}
 }
 
 // verify checks the scheme and the token's digest sum.

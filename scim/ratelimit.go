@@ -235,8 +235,11 @@ func newLRU[K comparable](max int) *lru[K] {
 
 func (m *lru[K]) len() int { return len(m.items) }
 
+// get returns k's counter, or nil, and marks it most recent: an address
+// that keeps knocking while blocked is not evicted by a flood of others.
 func (m *lru[K]) get(k K) *counter {
 	if e, ok := m.items[k]; ok {
+		m.order.MoveToFront(e)
 		return &e.Value.(*lruEntry[K]).c
 	}
 	return nil
