@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	escim "github.com/elimity-com/scim"
@@ -217,48 +218,98 @@ func diagnosePatch(body []byte, rt escim.ResourceType) string {
 			if op == "remove" {
 				return fmt.Sprintf("Operations[%d].path: required for remove", i)
 			}
-			if _, ok := val.(map[string]any); !ok {
+			vm, ok := val.(map[string]any)
+			if !ok {
 				return fmt.Sprintf("Operations[%d].value: without a path, value must be an object of attributes", i)
+			}
+			if msg := checkPathless(vm, rt, fmt.Sprintf("Operations[%d].value", i)); msg != "" {
+				return msg
 			}
 			continue
 		}
-		p, err := fp.ParsePath([]byte(path))
-		if err != nil {
-			return fmt.Sprintf("Operations[%d].path: %q is not a valid attribute path", i, path)
+		if msg := checkPatchPath(path, op, val, hasVal, rt, fmt.Sprintf("Operations[%d].path", i), fmt.Sprintf("Operations[%d].value", i)); msg != "" {
+			return msg
 		}
-		a, ok := findAttr(rt, p.AttributePath)
+	}
+	return ""
+}
+
+// checkPathless checks the value of an operation without a path: its keys
+// are attribute paths, or an extension's URN holding that extension's
+// attributes.
+func checkPathless(vm map[string]any, rt escim.ResourceType, where string) string {
+	for _, k := range sortedKeys(vm) {
+		v := vm[k]
+		ext := ""
+		for _, e := range rt.SchemaExtensions {
+			if strings.EqualFold(e.Schema.ID, k) {
+				ext = e.Schema.ID
+			}
+		}
+		if ext == "" {
+			if msg := checkPatchPath(k, "replace", v, true, rt, where+": key", fmt.Sprintf("%s.%s", where, k)); msg != "" {
+				return msg
+			}
+			continue
+		}
+		sub, ok := v.(map[string]any)
 		if !ok {
-			return fmt.Sprintf("Operations[%d].path: %q is not an attribute of %s", i, path, rt.Name)
+			return fmt.Sprintf("%s.%s: must be an object holding the extension's attributes", where, k)
 		}
-		if op != "remove" && !hasVal {
-			return fmt.Sprintf("Operations[%d].value: required for %s", i, op)
-		}
-		if hasVal && val != nil && a.Name() != "" {
-			sub := p.AttributePath.SubAttributeName()
-			if p.SubAttribute != nil {
-				sub = *p.SubAttribute
-			}
-			target := a
-			if sub != "" {
-				s, ok := a.SubAttributes().ContainsAttribute(sub)
-				if !ok {
-					return fmt.Sprintf("Operations[%d].path: %q has no sub-attribute %q", i, a.Name(), sub)
-				}
-				target = s
-			}
-			if target.MultiValued() && p.ValueExpression == nil {
-				if _, isList := val.([]any); !isList {
-					val = []any{val}
-				}
-				if msg := checkValue(target, val, fmt.Sprintf("Operations[%d].value", i)); msg != "" {
-					return msg
-				}
-			} else if msg := checkSingular(target, val, fmt.Sprintf("Operations[%d].value", i)); msg != "" {
+		for _, sk := range sortedKeys(sub) {
+			if msg := checkPatchPath(ext+":"+sk, "replace", sub[sk], true, rt, where+": key", fmt.Sprintf("%s.%s.%s", where, k, sk)); msg != "" {
 				return msg
 			}
 		}
 	}
 	return ""
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// checkPatchPath checks one attribute path of a PATCH and the value given
+// for it; pathAt and valueAt name them in the message.
+func checkPatchPath(path, op string, val any, hasVal bool, rt escim.ResourceType, pathAt, valueAt string) string {
+	p, err := fp.ParsePath([]byte(path))
+	if err != nil {
+		return fmt.Sprintf("%s: %q is not a valid attribute path", pathAt, path)
+	}
+	a, ok := findAttr(rt, p.AttributePath)
+	if !ok {
+		return fmt.Sprintf("%s: %q is not an attribute of %s", pathAt, path, rt.Name)
+	}
+	if op != "remove" && !hasVal {
+		return fmt.Sprintf("%s: required for %s", valueAt, op)
+	}
+	if !hasVal || val == nil || a.Name() == "" {
+		return ""
+	}
+	sub := p.AttributePath.SubAttributeName()
+	if p.SubAttribute != nil {
+		sub = *p.SubAttribute
+	}
+	target := a
+	if sub != "" {
+		s, ok := a.SubAttributes().ContainsAttribute(sub)
+		if !ok {
+			return fmt.Sprintf("%s: %q has no sub-attribute %q", pathAt, a.Name(), sub)
+		}
+		target = s
+	}
+	if target.MultiValued() && p.ValueExpression == nil {
+		if _, isList := val.([]any); !isList {
+			val = []any{val}
+		}
+		return checkValue(target, val, valueAt)
+	}
+	return checkSingular(target, val, valueAt)
 }
 
 func findAttr(rt escim.ResourceType, p fp.AttributePath) (schema.CoreAttribute, bool) {

@@ -592,3 +592,26 @@ func TestFilterLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestPathlessPatchDiagnosis pins the details FuzzPatch showed were
+// missing: an operation without a path whose value names an unknown
+// attribute got the library's generic sentence instead of the key.
+func TestPathlessPatchDiagnosis(t *testing.T) {
+	e := newEnv(t, connector.Options{})
+	r := e.do(http.MethodPost, "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"d@agency.gov.sg"}`)
+	id, _ := r.json(t)["id"].(string)
+	for _, tc := range []struct{ value, want string }{
+		{`{"name.familyNRme":"Z"}`, `Operations[0].value: key: "name" has no sub-attribute "familyNRme"`},
+		{`{"favouriteColour":"red"}`, `Operations[0].value: key: "favouriteColour" is not an attribute of User`},
+		{`{"urn:ietf:params:scim:schemas:extension:techpass:2.0:User":{"deedRequested":true}}`,
+			`Operations[0].value: key: "urn:ietf:params:scim:schemas:extension:techpass:2.0:User:deedRequested" is not an attribute of User`},
+		{`{"urn:ietf:params:scim:schemas:extension:techpass:2.0:User":{"seedRequested":"often"}}`,
+			`Operations[0].value.urn:ietf:params:scim:schemas:extension:techpass:2.0:User.seedRequested: must be a boolean (true or false)`},
+	} {
+		body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":` + tc.value + `}]}`
+		r := e.do(http.MethodPatch, "/scim/v2/Users/"+id, body)
+		if d, _ := r.json(t)["detail"].(string); r.status != http.StatusBadRequest || d != tc.want {
+			t.Errorf("value %s: %d %q, want 400 %q", tc.value, r.status, d, tc.want)
+		}
+	}
+}
