@@ -32,9 +32,11 @@ func scanJob(sc scanner) (connector.Job, error) {
 	return j, nil
 }
 
-func insertJob(ctx context.Context, tx *sql.Tx, j connector.Job) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created)
-		VALUES (?, ?, ?, ?, ?, ?)`, string(j.Kind), j.Subject, sqlq.JSONArg(j.Payload), enc(j.RunAt), j.LastError, enc(j.Created)); err != nil {
+const insertJobSQL = `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created)
+	VALUES (?, ?, ?, ?, ?, ?)`
+
+func insertJob(ctx context.Context, tx queryer, j connector.Job) error {
+	if _, err := tx.ExecContext(ctx, insertJobSQL, string(j.Kind), j.Subject, sqlq.JSONArg(j.Payload), enc(j.RunAt), j.LastError, enc(j.Created)); err != nil {
 		return fmt.Errorf("enqueue %s job: %w", j.Kind, err)
 	}
 	return nil

@@ -33,6 +33,10 @@ type Store struct {
 	// r is a pool of read-only connections; WAL lets them read beside the
 	// writer.
 	r *sql.DB
+	// rc and wc cache prepared statements on r and w.
+	rc, wc *stmtCache
+	// creates groups concurrent CreateUser calls into one transaction.
+	creates committer
 }
 
 var _ connector.Store = (*Store)(nil)
@@ -65,7 +69,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w}
+	s := &Store{w: w, wc: newStmtCache(w)}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -77,7 +81,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
-	s.r = r
+	s.r, s.rc = r, newStmtCache(r)
+	// The statements of a create and of a read by id, prepared once.
+	s.wc.warm(ctx, insertUserSQL, insertEmailSQL, deleteEmailsSQL, insertJobSQL, insertEventSQL, getUserSQL,
+		`SAVEPOINT create_user`, `ROLLBACK TO create_user`, `RELEASE create_user`)
+	s.rc.warm(ctx, getUserSQL)
 	if err := r.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, wrap("open", err)
@@ -144,9 +152,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	var errs []error
 	if s.r != nil {
-		errs = append(errs, s.r.Close())
+		errs = append(errs, s.rc.close(), s.r.Close())
 	}
-	errs = append(errs, s.w.Close())
+	errs = append(errs, s.wc.close(), s.w.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

@@ -37,8 +37,10 @@ func scanUser(sc scanner) (connector.User, error) {
 	return u, nil
 }
 
+const getUserSQL = `SELECT ` + userCols + ` FROM users u WHERE u.id = ?`
+
 func getUser(ctx context.Context, q queryer, id string) (connector.User, error) {
-	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))
+	u, err := scanUser(q.QueryRowContext(ctx, getUserSQL, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user %q: %w", id, connector.ErrNotFound)
 	}
@@ -64,17 +66,29 @@ func userRow(u connector.User) ([]any, error) {
 		u.MailboxType, u.Version, enc(u.Created), enc(u.Modified)}, nil
 }
 
-func putEmails(ctx context.Context, tx *sql.Tx, u connector.User) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE user_id = ?`, u.ID); err != nil {
-		return err
+// putEmails replaces the user's e-mail index rows (a new user has none).
+func putEmails(ctx context.Context, q queryer, u connector.User, isNew bool) error {
+	if !isNew {
+		if _, err := q.ExecContext(ctx, deleteEmailsSQL, u.ID); err != nil {
+			return err
+		}
 	}
 	for _, e := range sqlq.FoldEmails(u.Emails) {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO user_emails (user_id, value_fold) VALUES (?, ?)`, u.ID, e); err != nil {
+		if _, err := q.ExecContext(ctx, insertEmailSQL, u.ID, e); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+const (
+	deleteEmailsSQL = `DELETE FROM user_emails WHERE user_id = ?`
+	insertEmailSQL  = `INSERT INTO user_emails (user_id, value_fold) VALUES (?, ?)`
+)
+
+const insertUserSQL = `INSERT INTO users (id, user_name, user_name_fold, external_id, active,
+	state, emails, doc, onboarding, seed_requested, mailbox_type, version, created, modified)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // CreateUser inserts u and commits ch with it.
 func (s *Store) CreateUser(ctx context.Context, u connector.User, ch connector.Change) (connector.User, error) {
@@ -88,18 +102,7 @@ func (s *Store) CreateUser(ctx context.Context, u connector.User, ch connector.C
 	if err != nil {
 		return connector.User{}, fmt.Errorf("sqlite: create user: %w", err)
 	}
-	err = s.write(ctx, "create user", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, user_name, user_name_fold, external_id, active,
-			state, emails, doc, onboarding, seed_requested, mailbox_type, version, created, modified)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row...); err != nil {
-			return err
-		}
-		if err := putEmails(ctx, tx, u); err != nil {
-			return err
-		}
-		return applyChange(ctx, tx, ch)
-	})
-	if err != nil {
+	if err := s.createGrouped(ctx, u, ch, row); err != nil {
 		return connector.User{}, err
 	}
 	return u, nil
@@ -107,7 +110,7 @@ func (s *Store) CreateUser(ctx context.Context, u connector.User, ch connector.C
 
 // GetUser returns the user with id, or ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, id string) (connector.User, error) {
-	u, err := getUser(ctx, s.r, id)
+	u, err := getUser(ctx, prepared{cache: s.rc}, id)
 	if err != nil {
 		return connector.User{}, wrap("get user", err)
 	}
@@ -119,7 +122,8 @@ func (s *Store) GetUser(ctx context.Context, id string) (connector.User, error) 
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *connector.User) (connector.Change, error)) (connector.User, error) {
 	var out connector.User
 	err := s.write(ctx, "update user", func(tx *sql.Tx) error {
-		old, err := getUser(ctx, tx, id)
+		q := prepared{cache: s.wc, tx: tx}
+		old, err := getUser(ctx, q, id)
 		if err != nil {
 			return err
 		}
@@ -138,7 +142,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *connector.
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE users SET user_name = ?2, user_name_fold = ?3, external_id = ?4,
+		res, err := q.ExecContext(ctx, `UPDATE users SET user_name = ?2, user_name_fold = ?3, external_id = ?4,
 			active = ?5, state = ?6, emails = ?7, doc = ?8, onboarding = ?9, seed_requested = ?10,
 			mailbox_type = ?11, version = ?12, created = ?13, modified = ?14
 			WHERE id = ?1 AND version = ?15`, append(row, old.Version)...)
@@ -148,10 +152,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *connector.
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return fmt.Errorf("user %q changed during the update (rows %d): %w", id, n, err)
 		}
-		if err := putEmails(ctx, tx, u); err != nil {
+		if err := putEmails(ctx, q, u, false); err != nil {
 			return err
 		}
-		if err := applyChange(ctx, tx, ch); err != nil {
+		if err := applyChange(ctx, q, ch); err != nil {
 			return err
 		}
 		out = u
@@ -203,13 +207,14 @@ func (s *Store) ListUsers(ctx context.Context, q connector.Query) (connector.Pag
 	}
 	offset, limit := sqlq.Page(q)
 	err = s.read(ctx, "list users", func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users u WHERE `+where, args.Values...).Scan(&page.Total); err != nil {
+		q := prepared{cache: s.rc, tx: tx}
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM users u WHERE `+where, args.Values...).Scan(&page.Total); err != nil {
 			return err
 		}
 		if limit == 0 || offset >= page.Total {
 			return nil
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+userCols+` FROM users u WHERE `+where+
+		rows, err := q.QueryContext(ctx, `SELECT `+userCols+` FROM users u WHERE `+where+
 			` ORDER BY u.id LIMIT ? OFFSET ?`, append(args.Values, limit, offset)...)
 		if err != nil {
 			return err
@@ -227,15 +232,17 @@ func (s *Store) ListUsers(ctx context.Context, q connector.Query) (connector.Pag
 	return page, err
 }
 
+const insertEventSQL = `INSERT INTO events (subject, type, actor, at, data) VALUES (?, ?, ?, ?, ?)`
+
 // applyChange appends the jobs and events of a change in tx.
-func applyChange(ctx context.Context, tx *sql.Tx, ch connector.Change) error {
+func applyChange(ctx context.Context, tx queryer, ch connector.Change) error {
 	for _, j := range ch.Jobs {
 		if err := insertJob(ctx, tx, j); err != nil {
 			return err
 		}
 	}
 	for _, e := range ch.Events {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (subject, type, actor, at, data) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, insertEventSQL,
 			e.Subject, e.Type, e.Actor, enc(e.At), sqlq.JSONArg(e.Data)); err != nil {
 			return fmt.Errorf("append event: %w", err)
 		}
