@@ -70,9 +70,10 @@ func methodLabel(m string) string {
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// Before next runs: handlers may rewrite r.URL.Path (StripPrefix-like).
+		route, method := Route(r.URL.Path), methodLabel(r.Method)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
-			route, method := Route(r.URL.Path), methodLabel(r.Method)
 			code := sw.status
 			if code == 0 {
 				code = http.StatusOK

@@ -127,6 +127,7 @@ func TestMiddleware(t *testing.T) {
 	t.Parallel()
 	m := metrics.New(metrics.Options{})
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = strings.TrimPrefix(r.URL.Path, "/scim/v2") // as the SCIM server does
 		switch r.Method {
 		case http.MethodPost:
 			w.WriteHeader(http.StatusCreated)

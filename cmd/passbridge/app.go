@@ -13,6 +13,7 @@ import (
 
 	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/metrics"
 	"github.com/passbridge/passbridge/scim"
 	"github.com/passbridge/passbridge/store"
 )
@@ -26,13 +27,40 @@ type app struct {
 	scim  *scim.Server
 	dir   connector.Directory // nil: no worker or reconciler (SCIM only)
 	clock connector.Clock
+	// metrics is this app's Prometheus registry and instruments, served at
+	// /metrics.
+	metrics *metrics.Metrics
 	// tweak, when set, adjusts the worker's and reconciler's options
 	// (tests shorten their pauses).
 	tweak func(*connector.Options)
 }
 
-// newApp opens the store and builds the service and the SCIM server.
-func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir connector.Directory, clock connector.Clock) (*app, error) {
+// wireOption adjusts newApp and newDirectory.
+type wireOption func(*wiring)
+
+type wiring struct {
+	metrics *metrics.Metrics
+}
+
+// withMetrics makes newApp record into m, and newDirectory count Graph
+// calls into it: give both the same m (one m per app), so that /metrics
+// shows Graph too.
+func withMetrics(m *metrics.Metrics) wireOption {
+	return func(w *wiring) { w.metrics = m }
+}
+
+func wire(opts []wireOption) wiring {
+	var w wiring
+	for _, o := range opts {
+		o(&w)
+	}
+	return w
+}
+
+// newApp opens the store and builds the service and the SCIM server. Without
+// withMetrics it makes its own metrics (without Graph calls).
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir connector.Directory, clock connector.Clock, wopts ...wireOption) (*app, error) {
+	wr := wire(wopts)
 	st, err := store.Open(ctx, cfg.Database.URL)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -52,7 +80,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock}, nil
+	m := wr.metrics
+	if m == nil {
+		m = metrics.New(metrics.Options{Logger: log.With("component", "metrics")})
+	}
+	m.WatchStore(st, metrics.StoreOptions{Now: opts.Clock.Now})
+	return &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock, metrics: m}, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }
@@ -112,10 +145,13 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 	}, nil
 }
 
-// handler routes SCIM and the health endpoints.
+// handler routes SCIM, the health endpoints and /metrics, and counts every
+// request.
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", a.scim)
+	// Unauthenticated, like /healthz: keep it off the public internet (README).
+	mux.Handle("GET /metrics", a.metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -135,7 +171,7 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found: the SCIM API is at /scim/v2", http.StatusNotFound)
 	})
-	return mux
+	return a.metrics.Middleware(mux)
 }
 
 // serve runs the HTTP server on ln and the background loops until ctx ends,

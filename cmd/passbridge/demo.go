@@ -19,6 +19,7 @@ import (
 	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/graph"
 	"github.com/passbridge/passbridge/graph/graphsim"
+	"github.com/passbridge/passbridge/metrics"
 	"github.com/passbridge/passbridge/scim"
 )
 
@@ -101,12 +102,13 @@ Ctrl-C stops it and removes the temporary folder.
 	}
 	log := newLogger(stderr, cfg.Log)
 
-	dir, err := graph.New(ctx, graph.Options{Endpoint: simURL, TokenCredential: simCredential{sim}, Logger: log})
+	m := metrics.New(metrics.Options{Logger: log})
+	dir, err := graph.New(ctx, graph.Options{Endpoint: simURL, TokenCredential: simCredential{sim}, Logger: log, HTTPClient: graphHTTPClient(m)})
 	if err != nil {
 		fmt.Fprintf(stderr, "passbridge demo: %v\n", err)
 		return 1
 	}
-	a, err := newApp(ctx, cfg, log, dir, nil)
+	a, err := newApp(ctx, cfg, log, dir, nil, withMetrics(m))
 	if err != nil {
 		fmt.Fprintf(stderr, "passbridge demo: %v\n", err)
 		return 1

@@ -3,18 +3,22 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/connector"
 	"github.com/passbridge/passbridge/graph"
+	"github.com/passbridge/passbridge/metrics"
 )
 
 // newDirectory builds the Microsoft Graph client from the configuration.
 // Credentials are lazy: a wrong secret shows on the first call (and in
-// "passbridge config check"), not here.
-func newDirectory(ctx context.Context, cfg *config.Config, log *slog.Logger) (*graph.Client, error) {
+// "passbridge config check"), not here. withMetrics counts its HTTP requests
+// (token requests included).
+func newDirectory(ctx context.Context, cfg *config.Config, log *slog.Logger, wopts ...wireOption) (*graph.Client, error) {
 	return graph.New(ctx, graph.Options{
+		HTTPClient:          graphHTTPClient(wire(wopts).metrics),
 		Endpoint:            cfg.Graph.Endpoint,
 		Credential:          cfg.Azure.Credential,
 		TenantID:            cfg.Azure.TenantID,
@@ -27,6 +31,15 @@ func newDirectory(ctx context.Context, cfg *config.Config, log *slog.Logger) (*g
 	})
 }
 
+// graphHTTPClient is the base HTTP client of the Graph client: nil (the
+// default) without metrics.
+func graphHTTPClient(m *metrics.Metrics) *http.Client {
+	if m == nil {
+		return nil
+	}
+	return &http.Client{Transport: m.GraphTransport(nil)}
+}
+
 // startBackground runs the outbox worker and the reconciler until ctx ends.
 func (a *app) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 	if a.dir == nil {
@@ -36,6 +49,7 @@ func (a *app) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 	if a.tweak != nil {
 		a.tweak(&opts)
 	}
+	a.metrics.Hook(&opts)
 	w := connector.NewWorker(a.store, a.dir, opts.WorkerOptions())
 	r := connector.NewReconciler(a.store, a.dir, opts.ReconcileOptions())
 	wg.Add(2)

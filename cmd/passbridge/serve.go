@@ -8,6 +8,7 @@ import (
 	"net"
 
 	"github.com/passbridge/passbridge/config"
+	"github.com/passbridge/passbridge/metrics"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) int {
@@ -17,7 +18,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: passbridge serve [--config FILE]
 
-Serves the SCIM API at /scim/v2 on server.listen, with /healthz and /readyz,
+Serves the SCIM API at /scim/v2 on server.listen, with /healthz, /readyz and
+Prometheus metrics at /metrics (unauthenticated: do not expose it publicly),
 runs the outbox worker that invites users through Microsoft Graph and the
 reconciler that mirrors their onboarding back every reconcile.interval.
 Stops gracefully on SIGTERM or Ctrl-C.
@@ -33,12 +35,13 @@ Stops gracefully on SIGTERM or Ctrl-C.
 		return 1
 	}
 	log := newLogger(stderr, cfg.Log)
-	dir, err := newDirectory(ctx, cfg, log)
+	m := metrics.New(metrics.Options{Logger: log.With("component", "metrics")})
+	dir, err := newDirectory(ctx, cfg, log, withMetrics(m))
 	if err != nil {
 		log.Error("cannot reach Microsoft Graph", "err", err)
 		return 1
 	}
-	a, err := newApp(ctx, cfg, log, dir, nil)
+	a, err := newApp(ctx, cfg, log, dir, nil, withMetrics(m))
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
