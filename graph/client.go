@@ -21,6 +21,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	azauth "github.com/microsoft/kiota-authentication-azure-go"
 	khttp "github.com/microsoft/kiota-http-go"
@@ -306,4 +307,26 @@ func newHTTPClient(base *http.Client) *http.Client {
 	}
 	c.Transport = khttp.NewCustomTransportWithParentTransport(parent, mws...)
 	return c
+}
+
+// TokenFunc adapts a function to azcore.TokenCredential, for callers that
+// mint tokens themselves, e.g. `passbridge demo` with the simulator:
+//
+//	graph.TokenFunc(func(_ context.Context, scope string) (string, time.Time, error) {
+//		tok, exp := sim.Token(strings.TrimSuffix(scope, "/.default"))
+//		return tok, exp, nil
+//	})
+type TokenFunc func(ctx context.Context, scope string) (token string, expires time.Time, err error)
+
+// GetToken implements azcore.TokenCredential.
+func (f TokenFunc) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	scope := ""
+	if len(o.Scopes) > 0 {
+		scope = o.Scopes[0]
+	}
+	tok, exp, err := f(ctx, scope)
+	if err != nil {
+		return azcore.AccessToken{}, fmt.Errorf("graph: token: %w", err)
+	}
+	return azcore.AccessToken{Token: tok, ExpiresOn: exp}, nil
 }

@@ -369,6 +369,11 @@ func TestGuestChanges(t *testing.T) {
 	if changes, _, err := f.client.GuestChanges(ctx, link2); err != nil || len(changes) != 0 {
 		t.Errorf("third round: %+v %v", changes, err)
 	}
+	// A delta link Graph refuses starts a new round.
+	changes, link3, err := f.client.GuestChanges(ctx, f.url+"/v1.0/users/delta?$deltatoken=garbage")
+	if err != nil || len(changes) != 2 || link3 == "" {
+		t.Errorf("refused link: %+v %v", changes, err)
+	}
 }
 
 func TestAuditEvents(t *testing.T) {
@@ -507,11 +512,12 @@ func TestErrorClasses(t *testing.T) {
 		t.Errorf("sleeps %v", s)
 	}
 
-	// 401: a token the simulator does not accept.
-	bad := setup(t, graph.Options{TokenCredential: badCred{}})
+	// 401: a token the simulator does not accept (transient: tenant
+	// configuration, not the user's fault; not retried in the call).
+	bad := setup(t, graph.Options{TokenCredential: badCred{}, MaxRetries: -1})
 	_, err = bad.client.FindGuestByEmail(ctx, "a@agency.gov.sg")
 	de = dirErr(t, err)
-	if de.Class != connector.Permanent || de.Status != 401 || de.Code != "InvalidAuthenticationToken" {
+	if de.Class != connector.Transient || de.Status != 401 || de.Code != "InvalidAuthenticationToken" {
 		t.Errorf("401: %+v", de)
 	}
 	if strings.Contains(err.Error(), "not-a-token") {
@@ -576,7 +582,9 @@ func TestCheckPermissions(t *testing.T) {
 }
 
 func TestCheckPermissionsOpaqueToken(t *testing.T) {
-	f := setup(t, graph.Options{TokenCredential: badCred{}})
+	f := setup(t, graph.Options{TokenCredential: graph.TokenFunc(func(context.Context, string) (string, time.Time, error) {
+		return "opaque", time.Now().Add(time.Hour), nil
+	})})
 	for _, c := range f.client.CheckPermissions(ctx) {
 		if c.Permission == "User.Invite.All" && (!c.Unverified || !strings.Contains(c.Detail, "not verifiable without sending an invitation")) {
 			t.Errorf("invite: %+v", c)

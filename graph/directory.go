@@ -147,7 +147,9 @@ func toGuest(u models.Userable) connector.Guest {
 // GuestChanges reads /users/delta from deltaLink ("" starts a round that
 // lists every user), following @odata.nextLink to the @odata.deltaLink.
 // Graph does not document whether a redemption alone produces a delta
-// entry: callers keep a periodic sweep of invited users (GetGuests).
+// entry: callers keep a periodic sweep of invited users (GetGuests). A
+// stored link that Graph refuses (4xx other than 403) starts a new round,
+// which lists every user again.
 // Source: https://learn.microsoft.com/graph/api/user-delta
 func (c *Client) GuestChanges(ctx context.Context, deltaLink string) ([]connector.Guest, string, error) {
 	var out []connector.Guest
@@ -166,6 +168,14 @@ func (c *Client) GuestChanges(ctx context.Context, deltaLink string) ([]connecto
 			return err
 		})
 		if err != nil {
+			// A stored delta link Graph no longer accepts: start a new round.
+			if page == 0 && deltaLink != "" && next == deltaLink && connector.ClassOf(err) == connector.Permanent && !isForbidden(err) {
+				c.log.LogAttrs(ctx, slog.LevelWarn, "graph delta link refused; starting a new round", slog.String("err", err.Error()))
+				next = ""
+				deltaLink = ""
+				page = -1
+				continue
+			}
 			return nil, "", err
 		}
 		for _, u := range r.GetValue() {
@@ -284,6 +294,11 @@ func (c *Client) DeleteUser(ctx context.Context, guestID string) error {
 		return nil
 	}
 	return err
+}
+
+func isForbidden(err error) bool {
+	var de *connector.DirectoryError
+	return errors.As(err, &de) && de.Status == http.StatusForbidden
 }
 
 func isNotFound(err error) bool {

@@ -88,8 +88,9 @@ type httpFailure struct {
 //
 // 429, 5xx, timeouts and transport errors are Transient; a 404 with
 // Directory_ObjectNotFound (seen for a short while after an invitation) is
-// Transient too, any other 404 NotFound; 400, 401, 403 and the rest of 4xx
-// are Permanent, 403 naming the permission the operation needs.
+// Transient too, any other 404 NotFound. 401 and credential failures are
+// Transient (tenant configuration, not the user's fault); 400, 403 and the
+// rest of 4xx are Permanent, 403 naming the permission the operation needs.
 func (c *Client) classify(op string, err error) *connector.DirectoryError {
 	var de *connector.DirectoryError
 	if errors.As(err, &de) {
@@ -108,17 +109,12 @@ func (c *Client) classify(op string, err error) *connector.DirectoryError {
 	if errors.As(err, &api) && api.GetStatusCode() != 0 {
 		return c.fromHTTP(op, httpFailure{status: api.GetStatusCode(), header: headerFunc(api.GetResponseHeaders())})
 	}
+	// Credential failures are a tenant-wide configuration or availability
+	// problem, not the user's: Transient, so that jobs wait for the operator
+	// instead of marking users failed. `passbridge config check` names them.
 	var authFailed *azidentity.AuthenticationFailedError
-	if errors.As(err, &authFailed) {
-		class := connector.Transient
-		if r := authFailed.RawResponse; r != nil && r.StatusCode >= 400 && r.StatusCode < 500 && r.StatusCode != http.StatusTooManyRequests {
-			class = connector.Permanent
-		}
-		return &connector.DirectoryError{Class: class, Op: op, Message: "could not get an access token: check azure.tenantID, azure.clientID and the credential", Err: err}
-	}
-	if strings.Contains(err.Error(), "credential") && strings.Contains(strings.ToLower(err.Error()), "unavailable") {
-		// azidentity's credentialUnavailableError is unexported.
-		return &connector.DirectoryError{Class: connector.Permanent, Op: op, Message: "no usable Azure credential", Err: err}
+	if errors.As(err, &authFailed) || strings.Contains(err.Error(), "failed to acquire a token") {
+		return &connector.DirectoryError{Class: connector.Transient, Op: op, Message: "could not get an access token: check azure.credential, azure.tenantID and azure.clientID (passbridge config check)", Err: err}
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -141,7 +137,7 @@ func (c *Client) fromHTTP(op string, f httpFailure) *connector.DirectoryError {
 		de.RetryAfter = parseRetryAfter(f.header("Retry-After"), c.now())
 	}
 	switch {
-	case f.status == http.StatusTooManyRequests || f.status >= 500 || f.status == http.StatusRequestTimeout:
+	case f.status == http.StatusTooManyRequests || f.status >= 500 || f.status == http.StatusRequestTimeout || f.status == http.StatusUnauthorized:
 		de.Class = connector.Transient
 	case f.status == http.StatusNotFound && f.code == codeObjectNotFound:
 		de.Class = connector.Transient

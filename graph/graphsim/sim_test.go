@@ -790,3 +790,30 @@ func TestServe(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+func TestDeltaFunctionSyntaxAndDependsOn(t *testing.T) {
+	e := newEnv(t)
+	e.mustInvite("a@agency.gov.sg")
+	if r := e.do("GET", "/v1.0/users/delta()?$select=id", nil); r.status != 200 || len(r.values()) != 1 {
+		t.Errorf("delta(): %d %s", r.status, r.raw)
+	}
+	if e.sim.Calls("GET /users/delta") != 1 {
+		t.Errorf("calls %v", e.sim.AllCalls())
+	}
+	r := e.do("POST", "/v1.0/$batch", map[string]any{"requests": []any{
+		map[string]any{"id": "1", "method": "GET", "url": "/users/missing"},
+		map[string]any{"id": "2", "method": "GET", "url": "/users?$top=1", "dependsOn": []string{"1"}},
+		map[string]any{"id": "2", "method": "GET", "url": "/users"},
+	}})
+	if r.status != 400 {
+		t.Errorf("duplicate ids: %d", r.status)
+	}
+	r = e.do("POST", "/v1.0/$batch", map[string]any{"requests": []any{
+		map[string]any{"id": "1", "method": "GET", "url": "/users/missing"},
+		map[string]any{"id": "2", "method": "GET", "url": "/users?$top=1", "dependsOn": []string{"1"}},
+	}})
+	resps := r.body["responses"].([]any)
+	if len(resps) != 2 || resps[1].(map[string]any)["status"].(float64) != 424 {
+		t.Errorf("dependsOn: %s", r.raw)
+	}
+}
