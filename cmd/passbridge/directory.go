@@ -37,7 +37,9 @@ func graphHTTPClient(m *metrics.Metrics) *http.Client {
 	if m == nil {
 		return nil
 	}
-	return &http.Client{Transport: m.GraphTransport(nil)}
+	// Its own connection pool, like the SDK's default transport; Azure
+	// sign-in (token) requests go through it too.
+	return &http.Client{Transport: m.GraphTransport(http.DefaultTransport.(*http.Transport).Clone())}
 }
 
 // startBackground runs the outbox worker and the reconciler until ctx ends.

@@ -179,6 +179,9 @@ func TestMetricsEndToEnd(t *testing.T) {
 	}
 
 	// Graph calls through the transport.
+	if testing.Verbose() {
+		t.Log(grep(sc.body, "passbridge_graph_requests_total{"))
+	}
 	sc.want(t, `passbridge_graph_requests_total{endpoint="/v1.0/invitations",method="POST",outcome="2xx"}`, 1)
 	if v, _ := sc.value(`passbridge_graph_request_duration_seconds_count{endpoint="/v1.0/invitations",method="POST"}`); v != 1 {
 		t.Errorf("invitation latency count %v, want 1", v)
