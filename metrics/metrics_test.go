@@ -269,7 +269,12 @@ func TestWatchStore(t *testing.T) {
 	now := time.Date(2025, 7, 1, 1, 0, 0, 0, time.UTC)
 	st := &fakeStore{depth: 3, oldest: now.Add(-90 * time.Second), byState: map[string]int{"invited": 2, "onboarded": 5}}
 	m := metrics.New(metrics.Options{})
-	m.WatchStore(st, metrics.StoreOptions{CacheFor: time.Hour, Now: func() time.Time { return now }})
+	if err := m.WatchStore(st, metrics.StoreOptions{CacheFor: time.Hour, Now: func() time.Time { return now }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WatchStore(st, metrics.StoreOptions{}); err == nil {
+		t.Error("a second store watched by the same Metrics")
+	}
 	want(t, m, 3, "passbridge_outbox_jobs")
 	want(t, m, 90, "passbridge_outbox_oldest_job_age_seconds")
 	want(t, m, 2, "passbridge_users", "state=invited")
@@ -287,7 +292,9 @@ func TestWatchStore(t *testing.T) {
 	st2 := &fakeStore{}
 	st2.fail.Store(true)
 	m2 := metrics.New(metrics.Options{})
-	m2.WatchStore(st2, metrics.StoreOptions{CacheFor: -1})
+	if err := m2.WatchStore(st2, metrics.StoreOptions{CacheFor: -1}); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := value(t, m2, "passbridge_users"); ok {
 		t.Errorf("passbridge_users reported while the database is down")
 	}

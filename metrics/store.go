@@ -37,8 +37,8 @@ var States = []connector.State{
 
 // WatchStore registers collectors that read the outbox depth, the age of
 // its oldest job and the number of users in each onboarding state from st
-// when scraped.
-func (m *Metrics) WatchStore(st Store, o StoreOptions) {
+// when scraped. One store per Metrics: a second call fails.
+func (m *Metrics) WatchStore(st Store, o StoreOptions) error {
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Second
 	}
@@ -63,9 +63,12 @@ func (m *Metrics) WatchStore(st Store, o StoreOptions) {
 				"as last stored by passbridge. Read from the database at most every few seconds.",
 			[]string{"state"}, nil),
 	}
+	if err := m.reg.Register(c); err != nil {
+		return fmt.Errorf("metrics: watch store: %w", err)
+	}
 	m.collectErrors.WithLabelValues("outbox")
 	m.collectErrors.WithLabelValues("users")
-	m.reg.MustRegister(c)
+	return nil
 }
 
 type storeCollector struct {

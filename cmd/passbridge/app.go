@@ -84,7 +84,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 	if m == nil {
 		m = metrics.New(metrics.Options{Logger: log.With("component", "metrics")})
 	}
-	m.WatchStore(st, metrics.StoreOptions{Now: opts.Clock.Now})
+	if err := m.WatchStore(st, metrics.StoreOptions{Now: opts.Clock.Now}); err != nil {
+		st.Close()
+		return nil, err // the same Metrics given to two apps
+	}
 	return &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock, metrics: m}, nil
 }
 
