@@ -245,7 +245,7 @@ func scimDo(ctx context.Context, method, url, token, body string) (map[string]an
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/scim+json")
-	res, err := http.DefaultClient.Do(req)
+	res, err := demoClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -259,6 +259,10 @@ func scimDo(ctx context.Context, method, url, token, body string) (map[string]an
 	}
 	return m, nil
 }
+
+// demoClient bounds each request of the walkthrough, so that a stuck server
+// shows as an error instead of a demo that waits for ever.
+var demoClient = &http.Client{Timeout: 30 * time.Second}
 
 // simCredential gets tokens from the simulator, as a managed identity
 // would from Entra ID.
