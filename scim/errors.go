@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/passbridge/passbridge/connector"
 )
@@ -76,7 +77,7 @@ func toError(err error, resource, id string) *Error {
 		if t == "" {
 			t = "invalidValue"
 		}
-		return &Error{Status: http.StatusBadRequest, ScimType: t, Detail: ie.Error()}
+		return &Error{Status: http.StatusBadRequest, ScimType: t, Detail: clip(ie.Error())}
 	}
 	switch {
 	case errors.Is(err, connector.ErrNotFound):
@@ -134,4 +135,19 @@ func logFrom(r *http.Request) *slog.Logger {
 		return l
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// maxDetail bounds an error detail: details quote client values, and a
+// 1 MiB userName must not come back whole.
+const maxDetail = 512
+
+func clip(s string) string {
+	if len(s) <= maxDetail {
+		return s
+	}
+	cut := maxDetail
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -295,13 +295,31 @@ func (s *Server) explain(r *http.Request, rt escim.ResourceType, status int, lib
 			d = diagnosePatch(reqBody, rt)
 		}
 		if d != "" {
-			e.Detail = d
+			// The diagnosis, not the library, decides the type, so that one
+			// message always comes with one scimType.
+			e.Detail, e.ScimType = d, scimTypeFor(d)
 		}
 		if e.ScimType == "" {
 			e.ScimType = "invalidValue"
 		}
 	}
 	return e
+}
+
+// scimTypeFor classifies a diagnosis (RFC 7644 §3.12): the structure of the
+// request, a path, or a value.
+func scimTypeFor(detail string) string {
+	field, _, _ := strings.Cut(detail, ": ")
+	switch {
+	case strings.HasSuffix(detail, "required for remove"):
+		return "noTarget"
+	case strings.HasSuffix(field, ".path"):
+		return "invalidPath"
+	case field == "body", field == "schemas", field == "Operations", strings.HasSuffix(field, ".op"),
+		strings.HasPrefix(field, "Operations[") && !strings.Contains(field, "."):
+		return "invalidSyntax"
+	}
+	return "invalidValue"
 }
 
 // captureWriter passes successful responses through and holds back error

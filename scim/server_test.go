@@ -230,3 +230,15 @@ func TestWritesRefusedWhenStoreDown(t *testing.T) {
 		t.Fatalf("list with the store down: %d %s", r.status, r.body)
 	}
 }
+
+func TestLongValuesClippedInErrors(t *testing.T) {
+	e := newEnv(t, connector.Options{Policy: connector.PolicyOptions{AllowedDomains: []string{"gov.sg"}}})
+	long := strings.Repeat("a", 100000) + "@gmail.com"
+	r := e.do("POST", "/scim/v2/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":%q,"emails":[{"value":%q}]}`, long, long))
+	if r.status != 400 {
+		t.Fatalf("status %d", r.status)
+	}
+	if d := fmt.Sprint(r.json(t)["detail"]); len(d) > 600 || !strings.HasSuffix(d, "…") {
+		t.Fatalf("detail of %d bytes: %.100s", len(d), d)
+	}
+}
