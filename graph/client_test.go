@@ -2,10 +2,16 @@ package graph_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/http"
+	"math/big"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -646,4 +652,42 @@ func TestNewValidation(t *testing.T) {
 	}
 }
 
-var _ = http.StatusOK
+func TestBatchForbiddenNamesPermission(t *testing.T) {
+	f := setup(t, graph.Options{}, graphsim.WithoutPermission(graphsim.PermUserAuthMethodReadAll))
+	r, _ := f.client.Invite(ctx, invitation("a@agency.gov.sg"))
+	got, err := f.client.AuthenticationMethods(ctx, []string{r.GuestID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	de := dirErr(t, got[r.GuestID].Err)
+	if de.Class != connector.Permanent || de.Status != 403 || de.Permission != "UserAuthenticationMethod.Read.All" {
+		t.Errorf("got %+v", de)
+	}
+}
+
+func TestCertificateCredential(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048) // Entra app certificates are RSA
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "passbridge-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "app.pem")
+	data := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = graph.New(ctx, graph.Options{Credential: graph.CredentialCertificate, TenantID: "00000000-0000-0000-0000-000000000001",
+		ClientID: "00000000-0000-0000-0000-000000000002", CertificatePath: path})
+	if err != nil {
+		t.Errorf("certificate credential: %v", err)
+	}
+}
