@@ -44,6 +44,10 @@ type Server struct {
 	IdleTimeout       Duration `yaml:"idleTimeout" validate:"gt=0s,max=24h"`
 	ShutdownTimeout   Duration `yaml:"shutdownTimeout" validate:"gt=0s,max=10m"`
 	MaxBodyBytes      int64    `yaml:"maxBodyBytes" validate:"min=1024,max=104857600"`
+	// TrustedProxies are the load balancers (CIDRs) whose X-Forwarded-For
+	// names the client, for the failed-authentication limit. Empty: the
+	// peer address is the client.
+	TrustedProxies []string `yaml:"trustedProxies" validate:"dive,cidr"`
 }
 
 // Log configures the process logger.

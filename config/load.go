@@ -483,7 +483,8 @@ func setRecord(v reflect.Value, s string) error {
 	keys := fieldKeys(v.Type())
 	parts := strings.SplitN(s, ":", len(keys))
 	if len(parts) != len(keys) {
-		return fmt.Errorf("%q has %d fields, want %s", s, len(parts), strings.Join(keys, ":"))
+		// The value is not quoted: it may be a secret pasted in the wrong place.
+		return fmt.Errorf("has %d fields separated by \":\", want %s", len(parts), strings.Join(keys, ":"))
 	}
 	for i, k := range keys {
 		f, _ := fieldByKey(v, k)

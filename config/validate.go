@@ -181,6 +181,7 @@ var hints = map[string]string{
 	"seed.validity":                `write a duration such as "720h" (30 days)`,
 	"groups.map[]":                 "write the object ID of the existing Entra group, or remove the entry to have passbridge create the group",
 	"reconcile.interval":           `Graph throttles frequent reads; the default is "1m"`,
+	"server.trustedProxies[]":      `write the load balancer's address range, e.g. "10.0.0.0/24"`,
 	"reconcile.lease":              `write at least twice reconcile.interval; the default is "5m"`,
 	"seed.timeZone":                `write an IANA time zone name, e.g. "Asia/Singapore"`,
 }

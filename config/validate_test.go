@@ -284,6 +284,10 @@ func TestValidate(t *testing.T) {
 				{key: "reconcile.batchSize", msg: "is 1001; it must be at most 1000", hint: "default (200)"},
 			},
 		},
+		"fail/trusted-proxy": {
+			mutate: func(c *Config) { c.Server.TrustedProxies = []string{"10.0.0.0/8", "lb.internal"} },
+			want:   []want{{key: "server.trustedProxies[1]", msg: "", hint: "address range"}},
+		},
 		"fail/reconcile-lease-short": {
 			mutate: func(c *Config) {
 				c.Reconcile.Interval = Duration(time.Minute)

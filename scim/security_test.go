@@ -706,7 +706,7 @@ func TestDeeplyNestedJSON(t *testing.T) {
 // "password" sent on POST/PUT /Users is stored and returned on every read
 // (RFC 7643 says returned "never"; passbridge needs no password at all).
 // Set it false once the User mapping drops it.
-const knownPasswordEcho = true
+const knownPasswordEcho = false
 
 // Sentinel secrets (the accepted token, tokens presented and refused, a
 // token-looking value in a body) never show in a SCIM answer or the log,

@@ -282,6 +282,10 @@ func (s *Server) explain(r *http.Request, rt escim.ResourceType, status int, lib
 	}
 	_ = json.Unmarshal(libBody, &le)
 	e := &Error{Status: status, ScimType: le.ScimType, Detail: le.Detail}
+	if status == http.StatusNotImplemented {
+		// /Me: passbridge's tokens belong to provisioning clients, not users.
+		return &Error{Status: http.StatusNotImplemented, Detail: "not implemented: passbridge serves provisioning clients; there is no /Me"}
+	}
 	if status >= 500 {
 		logFrom(r).Error("scim library error", "status", status, "detail", le.Detail)
 		return &Error{Status: http.StatusInternalServerError, Detail: "internal error; it has been logged with this request's id"}

@@ -35,6 +35,9 @@ func fromDoc(d doc) (userFields, error) {
 	delete(d, "id")
 	delete(d, "meta")
 	delete(d, "schemas")
+	// passbridge has no use for a password (sign-in is Entra's); never
+	// store one (RFC 7643: returned "never").
+	delete(d, "password")
 	f.userName, _ = d["userName"].(string)
 	if strings.TrimSpace(f.userName) == "" {
 		return f, &connector.InputError{Field: "userName", Detail: "required: a unique, non-empty login name (passbridge uses the organisational e-mail address)"}

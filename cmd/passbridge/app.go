@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -71,11 +72,21 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		return nil, err
 	}
 	svc := connector.NewService(st, opts)
+	var proxies []netip.Prefix
+	for _, p := range cfg.Server.TrustedProxies {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("server.trustedProxies: %w", err)
+		}
+		proxies = append(proxies, pfx)
+	}
 	tokens := make([]scim.Token, 0, len(cfg.SCIM.Tokens))
 	for _, t := range cfg.SCIM.Tokens {
 		tokens = append(tokens, scim.Token{Name: t.Name, SHA256: t.SHA256})
 	}
-	srv, err := scim.New(svc, scim.Options{Tokens: tokens, PublicURL: cfg.Server.PublicURL, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log, Ready: st.Ping})
+	srv, err := scim.New(svc, scim.Options{Tokens: tokens, PublicURL: cfg.Server.PublicURL, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log, Ready: st.Ping,
+		AuthLimit: scim.AuthLimit{TrustedProxies: proxies}})
 	if err != nil {
 		st.Close()
 		return nil, err

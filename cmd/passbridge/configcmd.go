@@ -42,7 +42,7 @@ func loadConfig(flagValue string, env []string, stderr io.Writer, opts ...config
 	if err != nil {
 		var ps *config.Problems
 		if errors.As(err, &ps) {
-			fmt.Fprintf(stderr, "passbridge: the configuration has %d problem(s):\n%v\n", ps.Len(), ps)
+			fmt.Fprintf(stderr, "passbridge: %v\n", ps)
 		} else {
 			fmt.Fprintf(stderr, "passbridge: configuration: %v\n", err)
 		}

@@ -92,7 +92,8 @@ func startProc(t *testing.T, cfgPath, listen, token string, sim *graphsim.Sim, s
 	cmd.Env = append(os.Environ(), "PB_TEST_RUN_MAIN=1",
 		"IDENTITY_ENDPOINT="+graphsim.IdentityEndpoint(simURL), "IDENTITY_HEADER="+sim.IdentityHeader())
 	out := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, &lockedWriter{w: out}
+	lw := &lockedWriter{w: out}
+	cmd.Stdout, cmd.Stderr = lw, lw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
