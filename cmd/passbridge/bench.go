@@ -47,7 +47,9 @@ type benchFlags struct {
 	warmup     time.Duration
 	scenarios  map[string]bool
 	invites    int
+	inviteWin  time.Duration
 	recUsers   int
+	simGuests  int
 	changed    float64
 	latency    time.Duration
 	interval   time.Duration
@@ -55,6 +57,7 @@ type benchFlags struct {
 	cpuProfile string
 	pprofAddr  string
 	dir        string
+	verbose    bool
 	out        io.Writer
 	errw       io.Writer
 }
@@ -100,13 +103,16 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer, env []string) (*be
 	fs.DurationVar(&b.warmup, "warmup", time.Second, "unmeasured load before each phase")
 	scen := fs.String("scenarios", "scim,invite,reconcile", "scenarios to run")
 	fs.IntVar(&b.invites, "invites", 1500, "users invited in the invite scenario")
+	fs.DurationVar(&b.inviteWin, "invite-window", 0, "client-side invitation window of graph.Client (0: its default, 150 per 5s); the simulator keeps 150 per 5s")
 	fs.IntVar(&b.recUsers, "reconcile-users", 100000, "managed users in the reconcile scenario")
+	fs.IntVar(&b.simGuests, "sim-guests", 10000, "guests created in graphsim for the reconcile scenario (at least the changed users)")
 	fs.Float64Var(&b.changed, "changed", 0.01, "share of managed users redeemed between two passes")
 	fs.DurationVar(&b.latency, "latency", 50*time.Millisecond, "simulated Graph latency in the reconcile scenario")
 	fs.DurationVar(&b.interval, "interval", 30*time.Second, "reconcile.interval for the visibility measurement")
 	fs.IntVar(&b.visibility, "visibility-samples", 1, "users walked through redeem, MFA and terms for the visibility measurement")
 	fs.StringVar(&b.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&b.pprofAddr, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
+	fs.BoolVar(&b.verbose, "v", false, "log passbridge's warnings to stderr")
 	fs.StringVar(&b.dir, "dir", "", "folder for SQLite files (default: a temporary folder, removed after)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -205,6 +211,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	return 0
 }
 
+// logger discards passbridge's logs unless -v.
+func (b *benchFlags) logger() *slog.Logger {
+	w := io.Discard
+	if b.verbose {
+		w = b.errw
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 // --- environment ---
 
 // benchEnv is one fresh database with passbridge served over loopback.
@@ -273,8 +288,7 @@ func (b *benchFlags) start(ctx context.Context, name string, dir connector.Direc
 	cfg.Invitation.RedirectURL = "https://myapps.microsoft.com"
 	cfg.Policy.AllowedDomains = []string{"gov.sg", "*.gov.sg"}
 	cfg.Agreements = demoAgreements
-	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := newApp(ctx, cfg, log, dir, nil)
+	a, err := newApp(ctx, cfg, b.logger(), dir, nil)
 	if err != nil {
 		clean()
 		return nil, err
@@ -310,7 +324,7 @@ func (b *benchFlags) start(ctx context.Context, name string, dir connector.Direc
 
 // startSim serves a graph simulator on loopback with a status counter in
 // front, and a graph.Client talking to it.
-func startSim(ctx context.Context, opts ...graphsim.Option) (*graphsim.Sim, *graph.Client, *statusCounter, func(), error) {
+func startSim(ctx context.Context, gopts graph.Options, opts ...graphsim.Option) (*graphsim.Sim, *graph.Client, *statusCounter, func(), error) {
 	sim := graphsim.New(opts...)
 	sc := &statusCounter{next: sim.Handler()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -320,8 +334,8 @@ func startSim(ctx context.Context, opts ...graphsim.Option) (*graphsim.Sim, *gra
 	srv := &http.Server{Handler: sc, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	simURL := "http://" + ln.Addr().String()
-	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	dir, err := graph.New(ctx, graph.Options{Endpoint: simURL, TokenCredential: simCredential{sim}, Logger: log})
+	gopts.Endpoint, gopts.TokenCredential = simURL, simCredential{sim}
+	dir, err := graph.New(ctx, gopts)
 	if err != nil {
 		srv.Close()
 		return nil, nil, nil, nil, err
@@ -615,7 +629,7 @@ func (b *benchFlags) scimAt(ctx context.Context, n int) error {
 
 func benchInvite(ctx context.Context, b *benchFlags) error {
 	const limit, window = 150, 5 * time.Second
-	sim, dir, sc, stopSim, err := startSim(ctx, graphsim.WithInvitationRateLimit(limit, window))
+	sim, dir, sc, stopSim, err := startSim(ctx, graph.Options{InvitationWindow: b.inviteWin, Logger: b.logger()}, graphsim.WithInvitationRateLimit(limit, window))
 	if err != nil {
 		return err
 	}
@@ -676,12 +690,21 @@ func benchInvite(ctx context.Context, b *benchFlags) error {
 		perEmail[strings.ToLower(inv.Email)]++
 	}
 	dups := len(invs) - len(perEmail)
+	perSec := make([]int, int(last.Sub(first)/time.Second)+1)
+	for _, inv := range invs {
+		perSec[int(inv.At.Sub(first)/time.Second)]++
+	}
+	fmt.Fprintf(b.errw, "invitations per second from the first: %v\n", perSec)
 	// With a sliding window, k invitations take at least
 	// window*(ceil(k/limit)-1) from the first to the last: the rate over
 	// last-first+window is the tenant limit exactly when nothing is lost.
 	rate := float64(len(invs)) / (last.Sub(first) + window).Seconds()
 	maxRate := float64(limit) / window.Seconds()
-	fmt.Fprintf(b.out, "\n### Invitations (%s, limit %d per %s enforced by graphsim)\n\n", b.db, limit, window)
+	clientWin := "default"
+	if b.inviteWin > 0 {
+		clientWin = fmt.Sprintf("%d per %s", limit, b.inviteWin)
+	}
+	fmt.Fprintf(b.out, "\n### Invitations (%s, limit %d per %s enforced by graphsim, graph.Client window %s)\n\n", b.db, limit, window, clientWin)
 	fmt.Fprintln(b.out, "| users signed up | SCIM sign-up time | invitations | first→last | ideal first→last | rate | share of limit | HTTP 429 | duplicates |")
 	fmt.Fprintln(b.out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	fmt.Fprintf(b.out, "| %d | %s | %d | %s | %s | %.1f/s | %.1f%% | %d | %d |\n", b.invites, signedUp.Round(time.Millisecond),
@@ -693,19 +716,31 @@ func benchInvite(ctx context.Context, b *benchFlags) error {
 
 func benchReconcile(ctx context.Context, b *benchFlags) error {
 	n := b.recUsers
-	sim, dir, sc, stopSim, err := startSim(ctx)
+	sim, dir, sc, stopSim, err := startSim(ctx, graph.Options{Logger: b.logger()})
 	if err != nil {
 		return err
 	}
 	defer stopSim()
+	// graphsim's AddGuest is linear in the tenant's size, so only every
+	// simEvery-th user has a guest in the simulator; the others have guest
+	// ids a delta pass never asks about (that is the point of delta).
+	changed := int(float64(n) * b.changed)
+	simGuests := min(n, max(b.simGuests, changed+b.visibility))
+	simEvery := n / simGuests
 	guests := make([]string, n)
+	tg := time.Now()
 	for i := range n {
+		if i%simEvery != 0 {
+			guests[i] = fakeGUID(i)
+			continue
+		}
 		id, err := sim.AddGuest(benchEmail("rec", i), "")
 		if err != nil {
 			return err
 		}
 		guests[i] = id
 	}
+	fmt.Fprintf(b.errw, "%d guests added to graphsim in %s\n", (n+simEvery-1)/simEvery, time.Since(tg).Round(time.Millisecond))
 	interval := b.interval
 	// The serve loop's reconciler must not run before the measured pass:
 	// the bench holds its lease until then.
@@ -748,8 +783,8 @@ func benchReconcile(ctx context.Context, b *benchFlags) error {
 			return err
 		}
 	}
-	changed := int(float64(n) * b.changed)
-	step := n / max(changed, 1)
+	// The changed users are spread evenly over the users with a guest.
+	step := simEvery * max(1, simGuests/max(changed, 1))
 	for k := range changed {
 		if err := sim.Redeem(guests[k*step]); err != nil {
 			return err
@@ -777,7 +812,8 @@ func benchReconcile(ctx context.Context, b *benchFlags) error {
 	}
 	rss, hwm := procMem()
 	budget := 2*(changed+19)/20 + rep.Pages
-	fmt.Fprintf(b.out, "\n### Reconcile (%s, %d managed users, %d redeemed since the last pass, Graph latency %s)\n\n", b.db, n, changed, b.latency)
+	fmt.Fprintf(b.out, "\n### Reconcile (%s, %d managed users, %d of them guests in graphsim, %d redeemed since the last pass, Graph latency %s)\n\n",
+		b.db, n, (n+simEvery-1)/simEvery, changed, b.latency)
 	fmt.Fprintln(b.out, "| Graph HTTP requests | by kind | per-user polling baseline | target 2×(changed/20)+pages | store pages | users changed | wall time | peak Go heap | RSS after / peak RSS (incl. graphsim) |")
 	fmt.Fprintln(b.out, "|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 	fmt.Fprintf(b.out, "| %d | %s | %d | %d | %d | %d | %s | %s | %s / %s |\n", reqs, kinds(rep.GraphCalls), n+changed, budget, rep.Pages,
@@ -793,7 +829,7 @@ func benchReconcile(ctx context.Context, b *benchFlags) error {
 	fmt.Fprintln(b.out, "| change | SCIM onboardingState | visible after |")
 	fmt.Fprintln(b.out, "|---|---|---:|")
 	for s := range b.visibility {
-		i := n - 1 - s*step // not among the redeemed above
+		i := (n - 1 - s*step) / simEvery * simEvery // has a guest; not among the redeemed above
 		email, id := benchEmail("rec", i), ids[i]
 		steps := []struct {
 			name, want string

@@ -60,8 +60,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// returns only once the WAL is on disk (an accepted SCIM create must
 	// survive a power cut). case_sensitive_like: LIKE must not fold case
 	// behind our back; case-insensitive attributes are stored folded.
+	// temp_store=MEMORY keeps statement and savepoint journals (group
+	// commit) off the disk; the WAL, which makes commits durable, is not
+	// affected.
 	common := []string{"busy_timeout(10000)", "foreign_keys(1)", "case_sensitive_like(1)"}
-	w, err := sql.Open("sqlite", dsn(abs, append(common, "journal_mode(WAL)", "synchronous(FULL)"), "immediate"))
+	w, err := sql.Open("sqlite", dsn(abs, append(common, "journal_mode(WAL)", "synchronous(FULL)", "temp_store(MEMORY)"), "immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
