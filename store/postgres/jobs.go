@@ -34,9 +34,15 @@ func scanJob(sc scanner) (connector.Job, error) {
 	return j, nil
 }
 
+const insertJobSQL = `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created)
+	VALUES ($1, $2, $3, $4, $5, $6)`
+
+func jobArgs(j connector.Job) []any {
+	return []any{string(j.Kind), j.Subject, sqlq.JSONArg(j.Payload), j.RunAt, j.LastError, j.Created}
+}
+
 func insertJob(ctx context.Context, tx pgx.Tx, j connector.Job) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created)
-		VALUES ($1, $2, $3, $4, $5, $6)`, string(j.Kind), j.Subject, sqlq.JSONArg(j.Payload), j.RunAt, j.LastError, j.Created); err != nil {
+	if _, err := tx.Exec(ctx, insertJobSQL, jobArgs(j)...); err != nil {
 		return fmt.Errorf("enqueue %s job: %w", j.Kind, err)
 	}
 	return nil

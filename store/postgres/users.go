@@ -77,9 +77,11 @@ func putEmails(ctx context.Context, tx pgx.Tx, u connector.User, replace bool) e
 	if len(folded) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO user_emails (user_id, value_fold) SELECT $1::text, unnest($2::text[])`, u.ID, folded)
+	_, err := tx.Exec(ctx, insertEmailsSQL, u.ID, folded)
 	return err
 }
+
+const insertEmailsSQL = `INSERT INTO user_emails (user_id, value_fold) SELECT $1::text, unnest($2::text[])`
 
 // CreateUser inserts u and commits ch with it.
 func (s *Store) CreateUser(ctx context.Context, u connector.User, ch connector.Change) (connector.User, error) {
@@ -93,16 +95,37 @@ func (s *Store) CreateUser(ctx context.Context, u connector.User, ch connector.C
 	if err != nil {
 		return connector.User{}, fmt.Errorf("postgres: create user: %w", err)
 	}
-	err = s.write(ctx, "create user", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO users (id, user_name, user_name_fold, external_id, active,
+	// One round trip for every statement of the create (a pipeline in the
+	// transaction) instead of one each: BEGIN, the batch, COMMIT.
+	b := &pgx.Batch{}
+	labels := []string{""}
+	b.Queue(`INSERT INTO users (id, user_name, user_name_fold, external_id, active,
 			state, emails, doc, onboarding, seed_requested, mailbox_type, version, created, modified)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, row...); err != nil {
-			return err
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, row...)
+	if folded := sqlq.FoldEmails(u.Emails); len(folded) > 0 {
+		b.Queue(insertEmailsSQL, u.ID, folded)
+		labels = append(labels, "")
+	}
+	for _, j := range ch.Jobs {
+		b.Queue(insertJobSQL, jobArgs(j)...)
+		labels = append(labels, fmt.Sprintf("enqueue %s job", j.Kind))
+	}
+	for _, e := range ch.Events {
+		b.Queue(insertEventSQL, eventArgs(e)...)
+		labels = append(labels, "append event")
+	}
+	err = s.write(ctx, "create user", func(tx pgx.Tx) error {
+		br := tx.SendBatch(ctx, b)
+		for _, label := range labels {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				if label != "" {
+					return fmt.Errorf("%s: %w", label, err)
+				}
+				return err
+			}
 		}
-		if err := putEmails(ctx, tx, u, false); err != nil {
-			return err
-		}
-		return applyChange(ctx, tx, ch)
+		return br.Close()
 	})
 	if err != nil {
 		return connector.User{}, err
@@ -210,6 +233,23 @@ func (s *Store) ListUsers(ctx context.Context, q connector.Query) (connector.Pag
 		where += " AND u.id > " + args.Add(q.AfterID)
 	}
 	offset, limit := sqlq.Page(q)
+	if limit > 0 && q.AfterID == "" {
+		// One statement is one snapshot: when the page is not full it tells
+		// the total by itself (a userName lookup always does), without a
+		// transaction and a count. Keyset sweeps (AfterID) read full pages
+		// and go straight to the transaction.
+		lim, off := args.Add(limit), args.Add(offset)
+		items, err := scanUsers(s.pool.Query(ctx, `SELECT `+userCols+` FROM users u WHERE `+where+
+			` ORDER BY u.id LIMIT `+lim+` OFFSET `+off, args.Values...))
+		if err != nil {
+			return page, wrap("list users", err)
+		}
+		if n := len(items); n < limit && (n > 0 || offset == 0) {
+			page.Items, page.Total = items, offset+n
+			return page, nil
+		}
+		args.Values = args.Values[:len(args.Values)-2]
+	}
 	err = s.read(ctx, "list users", func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM users u WHERE `+where, args.Values...).Scan(&page.Total); err != nil {
 			return err
@@ -236,6 +276,29 @@ func (s *Store) ListUsers(ctx context.Context, q connector.Query) (connector.Pag
 	return page, err
 }
 
+const insertEventSQL = `INSERT INTO events (subject, type, actor, at, data) VALUES ($1, $2, $3, $4, $5)`
+
+func eventArgs(e connector.Event) []any {
+	return []any{e.Subject, e.Type, e.Actor, e.At, sqlq.JSONArg(e.Data)}
+}
+
+// scanUsers reads every row of a user query.
+func scanUsers(rows pgx.Rows, err error) ([]connector.User, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []connector.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 // applyChange appends the jobs and events of a change in tx.
 func applyChange(ctx context.Context, tx pgx.Tx, ch connector.Change) error {
 	for _, j := range ch.Jobs {
@@ -244,8 +307,7 @@ func applyChange(ctx context.Context, tx pgx.Tx, ch connector.Change) error {
 		}
 	}
 	for _, e := range ch.Events {
-		if _, err := tx.Exec(ctx, `INSERT INTO events (subject, type, actor, at, data) VALUES ($1, $2, $3, $4, $5)`,
-			e.Subject, e.Type, e.Actor, e.At, sqlq.JSONArg(e.Data)); err != nil {
+		if _, err := tx.Exec(ctx, insertEventSQL, eventArgs(e)...); err != nil {
 			return fmt.Errorf("append event: %w", err)
 		}
 	}

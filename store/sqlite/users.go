@@ -208,11 +208,11 @@ func (s *Store) ListUsers(ctx context.Context, q connector.Query) (connector.Pag
 	offset, limit := sqlq.Page(q)
 	err = s.read(ctx, "list users", func(tx *sql.Tx) error {
 		q := prepared{cache: s.rc, tx: tx}
-		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM users u WHERE `+where, args.Values...).Scan(&page.Total); err != nil {
-			return err
+		count := func() error {
+			return q.QueryRowContext(ctx, `SELECT COUNT(*) FROM users u WHERE `+where, args.Values...).Scan(&page.Total)
 		}
-		if limit == 0 || offset >= page.Total {
-			return nil
+		if limit == 0 {
+			return count()
 		}
 		rows, err := q.QueryContext(ctx, `SELECT `+userCols+` FROM users u WHERE `+where+
 			` ORDER BY u.id LIMIT ? OFFSET ?`, append(args.Values, limit, offset)...)
@@ -227,7 +227,16 @@ func (s *Store) ListUsers(ctx context.Context, q connector.Query) (connector.Pag
 			}
 			page.Items = append(page.Items, u)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// A page that is not full tells the total by itself (a userName
+		// lookup always does): no second pass over the matches.
+		if n := len(page.Items); n < limit && (n > 0 || offset == 0) {
+			page.Total = offset + n
+			return nil
+		}
+		return count()
 	})
 	return page, err
 }
