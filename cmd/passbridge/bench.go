@@ -811,7 +811,7 @@ func benchReconcile(ctx context.Context, b *benchFlags) error {
 		return fmt.Errorf("reconcile pass: %w", err)
 	}
 	rss, hwm := procMem()
-	budget := 2*(changed+19)/20 + rep.Pages
+	budget := 2*((changed+19)/20) + rep.Pages
 	fmt.Fprintf(b.out, "\n### Reconcile (%s, %d managed users, %d of them guests in graphsim, %d redeemed since the last pass, Graph latency %s)\n\n",
 		b.db, n, (n+simEvery-1)/simEvery, changed, b.latency)
 	fmt.Fprintln(b.out, "| Graph HTTP requests | by kind | per-user polling baseline | target 2×(changed/20)+pages | store pages | users changed | wall time | peak Go heap | RSS after / peak RSS (incl. graphsim) |")

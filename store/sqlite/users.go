@@ -202,8 +202,14 @@ func (s *Store) ListUsers(ctx context.Context, q connector.Query) (connector.Pag
 	if err != nil {
 		return page, fmt.Errorf("sqlite: list users: %w", err)
 	}
+	from := ""
 	if q.AfterID != "" {
 		where += " AND u.id > " + args.Add(q.AfterID)
+		// A keyset sweep reads the users in id order from AfterID and
+		// stops at the page's end: O(page) per page whatever the filter
+		// (through a filter's index, SQLite would fetch and sort every
+		// remaining match on every page, O(users) per page).
+		from = " INDEXED BY sqlite_autoindex_users_1"
 	}
 	offset, limit := sqlq.Page(q)
 	err = s.read(ctx, "list users", func(tx *sql.Tx) error {
@@ -214,7 +220,7 @@ func (s *Store) ListUsers(ctx context.Context, q connector.Query) (connector.Pag
 		if limit == 0 {
 			return count()
 		}
-		rows, err := q.QueryContext(ctx, `SELECT `+userCols+` FROM users u WHERE `+where+
+		rows, err := q.QueryContext(ctx, `SELECT `+userCols+` FROM users u`+from+` WHERE `+where+
 			` ORDER BY u.id LIMIT ? OFFSET ?`, append(args.Values, limit, offset)...)
 		if err != nil {
 			return err
