@@ -74,6 +74,9 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) connector.Store { return newStore(t) })
 }
 
-func BenchmarkCreateUser(b *testing.B)     { storetest.BenchCreateUser(b, newStore) }
-func BenchmarkGetUser(b *testing.B)        { storetest.BenchGetUser(b, newStore) }
+func BenchmarkCreateUser(b *testing.B) { storetest.BenchCreateUser(b, newStore) }
+func BenchmarkGetUser(b *testing.B)    { storetest.BenchGetUser(b, newStore) }
+func BenchmarkCreateUserParallel(b *testing.B) {
+	storetest.BenchCreateUserParallel(b, newStore)
+}
 func BenchmarkFilterUserName(b *testing.B) { storetest.BenchFilterUserName(b, newStore) }

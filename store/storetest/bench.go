@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/passbridge/passbridge/connector"
@@ -11,6 +12,7 @@ import (
 // Bench runs every benchmark of the suite as sub-benchmarks.
 func Bench(b *testing.B, newStore func(tb testing.TB) connector.Store) {
 	b.Run("CreateUser", func(b *testing.B) { BenchCreateUser(b, newStore) })
+	b.Run("CreateUserParallel", func(b *testing.B) { BenchCreateUserParallel(b, newStore) })
 	b.Run("GetUser", func(b *testing.B) { BenchGetUser(b, newStore) })
 	b.Run("FilterUserName", func(b *testing.B) { BenchFilterUserName(b, newStore) })
 }
@@ -53,6 +55,28 @@ func BenchCreateUser(b *testing.B, newStore func(tb testing.TB) connector.Store)
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchCreateUserParallel measures durable creates from 16 goroutines per
+// CPU, as a SCIM server under load makes them (group commit shows here).
+func BenchCreateUserParallel(b *testing.B, newStore func(tb testing.TB) connector.Store) {
+	s := benchStore(b, newStore)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			u := newUser(fmt.Sprintf("par-%d@agency.gov.sg", n.Add(1)))
+			_, err := s.CreateUser(ctx, u, connector.Change{
+				Jobs:   []connector.Job{{Kind: connector.JobInvite, Subject: u.UserName}},
+				Events: []connector.Event{{Subject: u.UserName, Type: "user.created", Actor: "bench"}},
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // BenchGetUser measures reading one user by id among 1000.
