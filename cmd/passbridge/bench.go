@@ -407,7 +407,7 @@ func preload(ctx context.Context, st connector.Store, n, conns int, user func(i 
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= n {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
 				u, err := st.CreateUser(ctx, user(i), connector.Change{})
@@ -422,6 +422,9 @@ func preload(ctx context.Context, st connector.Store, n, conns int, user func(i 
 	wg.Wait()
 	close(errc)
 	if err := <-errc; err != nil {
+		return nil, 0, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
 	return ids, time.Since(start), nil
@@ -730,6 +733,9 @@ func benchReconcile(ctx context.Context, b *benchFlags) error {
 	guests := make([]string, n)
 	tg := time.Now()
 	for i := range n {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if i%simEvery != 0 {
 			guests[i] = fakeGUID(i)
 			continue
