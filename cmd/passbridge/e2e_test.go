@@ -19,6 +19,7 @@ import (
 	"github.com/passbridge/passbridge/connector"
 	"github.com/passbridge/passbridge/graph"
 	"github.com/passbridge/passbridge/graph/graphsim"
+	"github.com/passbridge/passbridge/metrics"
 	"github.com/passbridge/passbridge/scim"
 )
 
@@ -27,12 +28,20 @@ import (
 type stack struct {
 	t     *testing.T
 	sim   *graphsim.Sim
+	root  string // server URL
 	base  string // SCIM base URL
 	token string
 	app   *app
 }
 
 func newStack(t *testing.T, simOpts []graphsim.Option, tweak func(*config.Config, *connector.Options)) *stack {
+	t.Helper()
+	return buildStack(t, simOpts, tweak, nil)
+}
+
+// buildStack is newStack, wired as serve wires it when m is set: one
+// Metrics shared by the Graph client's transport and the app.
+func buildStack(t *testing.T, simOpts []graphsim.Option, tweak func(*config.Config, *connector.Options), m *metrics.Metrics) *stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sim, simSrv := graphsim.Start(simOpts...)
@@ -52,11 +61,17 @@ func newStack(t *testing.T, simOpts []graphsim.Option, tweak func(*config.Config
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	dir, err := graph.New(ctx, graph.Options{Endpoint: simSrv.URL, TokenCredential: simCredential{sim}, Logger: log})
+	gopts := graph.Options{Endpoint: simSrv.URL, TokenCredential: simCredential{sim}, Logger: log}
+	var appOpts []wireOption
+	if m != nil {
+		gopts.HTTPClient = graphHTTPClient(m)
+		appOpts = append(appOpts, withMetrics(m))
+	}
+	dir, err := graph.New(ctx, gopts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(ctx, cfg, log, dir, nil)
+	a, err := newApp(ctx, cfg, log, dir, nil, appOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +101,8 @@ func newStack(t *testing.T, simOpts []graphsim.Option, tweak func(*config.Config
 		a.Close()
 		simSrv.Close()
 	})
-	return &stack{t: t, sim: sim, base: "http://" + ln.Addr().String() + scim.Prefix, token: token, app: a}
+	root := "http://" + ln.Addr().String()
+	return &stack{t: t, sim: sim, root: root, base: root + scim.Prefix, token: token, app: a}
 }
 
 type testWriter struct{ t *testing.T }

@@ -1,79 +1,27 @@
 package main
 
 import (
-	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/connector"
-	"github.com/passbridge/passbridge/graph"
 	"github.com/passbridge/passbridge/graph/graphsim"
 	"github.com/passbridge/passbridge/metrics"
-	"github.com/passbridge/passbridge/scim"
 )
 
 // newMetricsStack is newStack wired as serve wires it: one Metrics shared by
 // the Graph client's transport and the app.
 func newMetricsStack(t *testing.T) (*stack, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	sim, simSrv := graphsim.Start()
-	token, sum, err := config.NewToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Database.URL = "sqlite:" + filepath.Join(t.TempDir(), "pb.db")
-	cfg.Graph.Endpoint = simSrv.URL
-	cfg.SCIM.Tokens = []config.Token{{Name: "e2e", SHA256: sum}}
-	cfg.Invitation.RedirectURL = "https://myapps.microsoft.com"
-	cfg.Policy.AllowedDomains = []string{"gov.sg", "*.gov.sg"}
-	cfg.Agreements = demoAgreements
-	cfg.Reconcile.Interval = config.Duration(200 * time.Millisecond)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := metrics.New(metrics.Options{Logger: log})
-	dir, err := graph.New(ctx, graph.Options{Endpoint: simSrv.URL, TokenCredential: simCredential{sim}, Logger: log, HTTPClient: graphHTTPClient(m)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(ctx, cfg, log, dir, nil, withMetrics(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.tweak = func(o *connector.Options) {
-		o.Worker.PollInterval = 20 * time.Millisecond
-		o.Worker.BackoffBase = 50 * time.Millisecond
-		o.Worker.BackoffMax = 2 * time.Second
-		o.Reconcile.SweepInterval = 500 * time.Millisecond
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := a.serve(ctx, ln); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		a.Close()
-		simSrv.Close()
-	})
-	root := "http://" + ln.Addr().String()
-	return &stack{t: t, sim: sim, base: root + scim.Prefix, token: token, app: a}, root + "/metrics"
+	m := metrics.New(metrics.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s := buildStack(t, nil, nil, m)
+	return s, s.root + "/metrics"
 }
 
 // scrape is one /metrics answer: series ("name{k="v",...}" with labels sorted
