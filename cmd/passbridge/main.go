@@ -10,6 +10,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// seed.timeZone must load on hosts without a time zone database
+	// (distroless images).
+	_ "time/tzdata"
 )
 
 const usage = `passbridge onboards people pushed over SCIM 2.0 into a Microsoft Entra ID
