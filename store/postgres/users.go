@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -50,21 +51,7 @@ func getUser(ctx context.Context, q pgx.Tx, id, lock string) (connector.User, er
 
 // userRow is the column values of u in the order of the INSERT below.
 func userRow(u connector.User) ([]any, error) {
-	emails := u.Emails
-	if emails == nil {
-		emails = []string{}
-	}
-	eb, err := json.Marshal(emails)
-	if err != nil {
-		return nil, fmt.Errorf("user emails: %w", err)
-	}
-	ob, err := json.Marshal(u.Onboarding)
-	if err != nil {
-		return nil, fmt.Errorf("user onboarding: %w", err)
-	}
-	return []any{u.ID, u.UserName, connector.FoldKey(u.UserName), u.ExternalID, u.Active,
-		string(u.Onboarding.State), string(eb), sqlq.JSONArg(u.Doc), string(ob), u.SeedRequested,
-		u.MailboxType, u.Version, u.Created, u.Modified}, nil
+	return sqlq.UserRow(u, func(t time.Time) any { return t })
 }
 
 func putEmails(ctx context.Context, tx pgx.Tx, u connector.User, replace bool) error {

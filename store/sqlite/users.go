@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/passbridge/passbridge/connector"
 	"github.com/passbridge/passbridge/store/internal/sqlq"
@@ -49,21 +50,7 @@ func getUser(ctx context.Context, q queryer, id string) (connector.User, error) 
 
 // userRow is the column values of u, in the order of the INSERT below.
 func userRow(u connector.User) ([]any, error) {
-	emails := u.Emails
-	if emails == nil {
-		emails = []string{}
-	}
-	eb, err := json.Marshal(emails)
-	if err != nil {
-		return nil, fmt.Errorf("user emails: %w", err)
-	}
-	ob, err := json.Marshal(u.Onboarding)
-	if err != nil {
-		return nil, fmt.Errorf("user onboarding: %w", err)
-	}
-	return []any{u.ID, u.UserName, connector.FoldKey(u.UserName), u.ExternalID, u.Active,
-		string(u.Onboarding.State), string(eb), sqlq.JSONArg(u.Doc), string(ob), u.SeedRequested,
-		u.MailboxType, u.Version, enc(u.Created), enc(u.Modified)}, nil
+	return sqlq.UserRow(u, func(t time.Time) any { return enc(t) })
 }
 
 // putEmails replaces the user's e-mail index rows (a new user has none).

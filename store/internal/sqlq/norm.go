@@ -218,3 +218,25 @@ func Missing(want []string, have map[string]bool) []string {
 	}
 	return out
 }
+
+// UserRow is the column values of u in the order both backends insert them
+// (id, user_name, user_name_fold, external_id, active, state, emails, doc,
+// onboarding, seed_requested, mailbox_type, version, created, modified);
+// ts converts the two timestamps to the backend's column type.
+func UserRow(u connector.User, ts func(time.Time) any) ([]any, error) {
+	emails := u.Emails
+	if emails == nil {
+		emails = []string{}
+	}
+	eb, err := json.Marshal(emails)
+	if err != nil {
+		return nil, fmt.Errorf("user emails: %w", err)
+	}
+	ob, err := json.Marshal(u.Onboarding)
+	if err != nil {
+		return nil, fmt.Errorf("user onboarding: %w", err)
+	}
+	return []any{u.ID, u.UserName, connector.FoldKey(u.UserName), u.ExternalID, u.Active,
+		string(u.Onboarding.State), string(eb), JSONArg(u.Doc), string(ob), u.SeedRequested,
+		u.MailboxType, u.Version, ts(u.Created), ts(u.Modified)}, nil
+}
