@@ -334,7 +334,7 @@ func startSim(ctx context.Context, gopts graph.Options, opts ...graphsim.Option)
 	srv := &http.Server{Handler: sc, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	simURL := "http://" + ln.Addr().String()
-	gopts.Endpoint, gopts.TokenCredential = simURL, simCredential{sim}
+	gopts.Endpoint, gopts.TokenCredential = simURL, simCredential(sim)
 	dir, err := graph.New(ctx, gopts)
 	if err != nil {
 		srv.Close()

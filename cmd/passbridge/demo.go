@@ -13,9 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-
 	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/graph"
 	"github.com/passbridge/passbridge/graph/graphsim"
@@ -103,7 +100,7 @@ Ctrl-C stops it and removes the temporary folder.
 	log := newLogger(stderr, cfg.Log)
 
 	m := metrics.New(metrics.Options{Logger: log})
-	dir, err := graph.New(ctx, graph.Options{Endpoint: simURL, TokenCredential: simCredential{sim}, Logger: log, HTTPClient: graphHTTPClient(m)})
+	dir, err := graph.New(ctx, graph.Options{Endpoint: simURL, TokenCredential: simCredential(sim), Logger: log, HTTPClient: graphHTTPClient(m)})
 	if err != nil {
 		fmt.Fprintf(stderr, "passbridge demo: %v\n", err)
 		return 1
@@ -266,13 +263,9 @@ var demoClient = &http.Client{Timeout: 30 * time.Second}
 
 // simCredential gets tokens from the simulator, as a managed identity
 // would from Entra ID.
-type simCredential struct{ sim *graphsim.Sim }
-
-func (c simCredential) GetToken(_ context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	resource := ""
-	if len(opts.Scopes) > 0 {
-		resource = opts.Scopes[0]
+func simCredential(sim *graphsim.Sim) graph.TokenFunc {
+	return func(_ context.Context, scope string) (string, time.Time, error) {
+		tok, exp := sim.Token(scope)
+		return tok, exp, nil
 	}
-	tok, exp := c.sim.Token(resource)
-	return azcore.AccessToken{Token: tok, ExpiresOn: exp}, nil
 }

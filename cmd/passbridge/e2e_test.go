@@ -61,7 +61,7 @@ func buildStack(t *testing.T, simOpts []graphsim.Option, tweak func(*config.Conf
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	gopts := graph.Options{Endpoint: simSrv.URL, TokenCredential: simCredential{sim}, Logger: log}
+	gopts := graph.Options{Endpoint: simSrv.URL, TokenCredential: simCredential(sim), Logger: log}
 	var appOpts []wireOption
 	if m != nil {
 		gopts.HTTPClient = graphHTTPClient(m)
