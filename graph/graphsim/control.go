@@ -39,6 +39,34 @@ func (s *Sim) AddGuest(email, displayName string) (string, error) {
 	return u.ID, nil
 }
 
+// AddMember creates a member of the tenant (staff: userType Member, no
+// creationType, enabled) with the given mail, as if the organisation had
+// created it; it returns the id. Tests use it to show that passbridge never
+// acts on accounts it did not invite.
+func (s *Sim) AddMember(email, displayName string) (string, error) {
+	if !validEmail(email) {
+		return "", fmt.Errorf("graphsim: invalid email %q", email)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.lookupByMailLocked(email); u != nil {
+		return "", fmt.Errorf("graphsim: %s is already held by %s", email, u.ID)
+	}
+	now := s.Now()
+	if displayName == "" {
+		displayName = email
+	}
+	u := &user{
+		ID: newGUID(), DisplayName: displayName, Mail: email, OtherMails: []string{},
+		UPN: email, UserType: "Member", ExternalUserState: "", AccountEnabled: true, Created: now.Add(-24 * time.Hour),
+		Methods: []method{{ID: passwordMethodID, Type: "passwordAuthenticationMethod", Created: now}},
+	}
+	u.Seq = s.nextSeqLocked()
+	s.users[u.ID] = u
+	s.userOrder = append(s.userOrder, u.ID)
+	return u.ID, nil
+}
+
 // Redeem plays the guest accepting the invitation: externalUserState
 // becomes Accepted at the simulator's now, and a "Redeem external user
 // invite" audit event is appended.
