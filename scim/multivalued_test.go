@@ -410,3 +410,41 @@ func ids(list map[string]any) []string {
 	}
 	return out
 }
+
+// Odd multi-valued and search requests: never a 500, and the refusal names
+// what to fix.
+func TestMultiValuedOddInputNever500(t *testing.T) {
+	e := newEnv(t, connector.Options{})
+	u := createUser(t, e, "odd@agency.gov.sg", nil)
+	id := fmt.Sprint(u["id"])
+	ops := []string{
+		`{"op":"add","path":"emails","value":"odd2@agency.gov.sg"}`,
+		`{"op":"replace","path":"emails[type eq \"work\"]","value":"x"}`,
+		`{"op":"replace","path":"emails[type eq \"work\"].primary","value":"yes"}`,
+		`{"op":"add","path":"emails[value eq \"o3@agency.gov.sg\"].primary","value":true}`,
+		`{"op":"replace","path":"emails[type co \"z\"].value","value":"x@agency.gov.sg"}`,
+		`{"op":"add","path":"phoneNumbers","value":[{"value":"1","primary":true},{"value":"1","primary":true}]}`,
+		`{"op":"replace","path":"addresses","value":[{"primary":true},{"primary":"True"}]}`,
+		`{"op":"add","path":"emails","value":[null,{"value":"o4@agency.gov.sg","primary":true}]}`,
+		`{"op":"remove","path":"emails[primary eq true]"}`,
+	}
+	for i, op := range ops {
+		r := e.do("PATCH", "/scim/v2/Users/"+id, `{"schemas":["`+patchURN+`"],"Operations":[`+op+`]}`)
+		t.Logf("op %d: %d %.200s", i, r.status, r.body)
+		if r.status >= 500 {
+			t.Errorf("op %d %s: %d %s", i, op, r.status, r.body)
+		}
+		if r.status >= 400 {
+			if d := fmt.Sprint(r.json(t)["detail"]); !strings.Contains(d, ":") {
+				t.Errorf("op %d: detail names no field: %s", i, r.body)
+			}
+		}
+	}
+	for i, body := range []string{`[]`, `null`, `{"schemas":"x"}`, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"attributes":{"a":1}}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"startIndex":1.5}`} {
+		r := e.do("POST", "/scim/v2/Users/.search", body)
+		if r.status != 400 || !strings.Contains(fmt.Sprint(r.json(t)["detail"]), ":") {
+			t.Errorf(".search body %d %s: %d %s", i, body, r.status, r.body)
+		}
+	}
+}
