@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	escim "github.com/elimity-com/scim"
@@ -38,6 +39,9 @@ func groupFromDoc(d doc) (groupFields, error) {
 	}
 	f.externalID, _ = d["externalId"].(string)
 	if list, ok := d["members"].([]any); ok {
+		if err := checkMembers(list); err != nil {
+			return f, err
+		}
 		for i, e := range list {
 			m, _ := e.(map[string]any)
 			v, _ := m["value"].(string)
@@ -73,7 +77,7 @@ func (h groupHandler) groupDoc(g connector.Group) doc {
 	}
 	members := make([]any, 0, len(g.Members))
 	for _, id := range g.Members {
-		members = append(members, map[string]any{"value": id, "$ref": h.baseURL + "/Users/" + id, "type": "User"})
+		members = append(members, map[string]any{"value": id, "$ref": h.baseURL + "/Users/" + url.PathEscape(id), "type": "User"})
 	}
 	d["members"] = members
 	return d

@@ -192,18 +192,33 @@ func (p patcher) applyAttr(d doc, op string, uri *string, name string, sub *stri
 
 	// Multi-valued.
 	list, _ := c[key].([]any)
+	var touched []map[string]any // the values this operation wrote
 	if filter == nil && sub == nil {
 		vals := asList(value)
 		switch op {
 		case "replace":
-			c[key] = vals
+			list = vals
+			touched = elemMaps(vals)
 		case "add":
 			for _, v := range vals {
-				if !containsElem(list, v) {
-					list = append(list, v)
+				if i := indexElem(list, v); i >= 0 {
+					// Already there (RFC 7644 §3.5.2.1: no second copy); what
+					// the client adds about it, e.g. primary, is merged.
+					em, ok1 := list[i].(map[string]any)
+					vm, ok2 := v.(map[string]any)
+					if ok1 && ok2 {
+						for k, x := range vm {
+							if x != nil {
+								em[findKey(em, k)] = x
+							}
+						}
+						touched = append(touched, em)
+					}
+					continue
 				}
+				list = append(list, v)
+				touched = append(touched, elemMaps([]any{v})...)
 			}
-			c[key] = list
 		case "remove":
 			if value == nil {
 				delete(c, key)
@@ -216,10 +231,13 @@ func (p patcher) applyAttr(d doc, op string, uri *string, name string, sub *stri
 					kept = append(kept, e)
 				}
 			}
-			c[key] = kept
+			list = kept
 		}
-		if l, _ := c[key].([]any); len(l) == 0 {
+		settlePrimary(list, touched)
+		if len(list) == 0 {
 			delete(c, key)
+		} else {
+			c[key] = list
 		}
 		return nil
 	}
@@ -240,20 +258,36 @@ func (p patcher) applyAttr(d doc, op string, uri *string, name string, sub *stri
 			delete(em, findKey(em, *sub))
 		case sub != nil:
 			em[findKey(em, *sub)] = value
+			touched = append(touched, em)
 		default:
 			if vm, ok := value.(map[string]any); ok {
 				for k, v := range vm {
 					em[findKey(em, k)] = v
 				}
 			}
+			touched = append(touched, em)
 		}
 		kept = append(kept, em)
 	}
-	if !matched && op != "remove" && filter != nil {
-		// emails[type eq "work"].value on a user without a work e-mail: add it.
+	if !matched && filter != nil {
+		target := canon + "[" + fmt.Sprint(filter) + "]"
+		switch {
+		case op == "remove":
+			// RFC 7644 §3.5.2.2 names no error for a remove whose filter
+			// matches nothing, and Microsoft Entra removes members with
+			// members[value eq "…"], also when retrying: nothing to do.
+			return nil
+		case op == "replace" && len(list) > 0:
+			// RFC 7644 §3.5.2.3: a value selection filter that matches no
+			// value is a 400 noTarget.
+			return &opError{"noTarget", fmt.Sprintf("%s: no value of %s matches the filter; nothing was changed (use add to add a value)", target, canon)}
+		}
+		// An add, or a replace on an attribute with no value yet (RFC 7644
+		// §3.5.2.3: "treat the operation as an add"); Microsoft Entra's
+		// emails[type eq "work"].value on a user without e-mails: add it.
 		elem := eqConstraints(filter)
 		if elem == nil {
-			return &opError{"noTarget", fmt.Sprintf("%s: no value matches the filter", canon)}
+			return &opError{"noTarget", fmt.Sprintf("%s: no value matches the filter, and the filter does not say what to add (only eq terms joined by and do)", target)}
 		}
 		if sub != nil {
 			elem[*sub] = value
@@ -263,13 +297,34 @@ func (p patcher) applyAttr(d doc, op string, uri *string, name string, sub *stri
 			}
 		}
 		kept = append(kept, elem)
+		touched = append(touched, elem)
 	}
+	settlePrimary(kept, touched)
 	if len(kept) == 0 {
 		delete(c, key)
 	} else {
 		c[key] = kept
 	}
 	return nil
+}
+
+func elemMaps(list []any) []map[string]any {
+	var out []map[string]any
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func indexElem(list []any, v any) int {
+	for i, e := range list {
+		if sameElem(e, v) {
+			return i
+		}
+	}
+	return -1
 }
 
 func isEmptyValue(v any) bool {

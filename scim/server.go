@@ -30,8 +30,9 @@ const Prefix = "/scim/v2"
 type Options struct {
 	// Tokens are the accepted bearer tokens, by name, as SHA-256 hex digests.
 	Tokens []Token
-	// PublicURL is the server's external base URL (meta.location uses
-	// PublicURL + /scim/v2); empty gives relative locations.
+	// PublicURL is the server's external base URL (meta.location and
+	// $ref use PublicURL + /scim/v2); empty gives locations relative to the
+	// host (/scim/v2/Users/…).
 	PublicURL string
 	// MaxBodyBytes limits request bodies (default 1 MiB); larger ones get 413.
 	MaxBodyBytes int64
@@ -85,10 +86,7 @@ func New(svc *connector.Service, opts Options) (*Server, error) {
 	// package-level switch of the library; passbridge always wants it on.
 	schema.SetAllowStringValues(true)
 
-	base := strings.TrimRight(opts.PublicURL, "/")
-	if base != "" {
-		base += Prefix
-	}
+	base := scimBase(opts.PublicURL)
 	userSchema := schema.CoreUserSchema()
 	exts := []escim.SchemaExtension{
 		{Schema: schema.ExtensionEnterpriseUser()},
@@ -115,10 +113,7 @@ func New(svc *connector.Service, opts Options) (*Server, error) {
 			Description: "A static bearer token issued with `passbridge token new`", Primary: true,
 		}},
 	}
-	var libOpts []escim.ServerOption
-	if base != "" {
-		libOpts = append(libOpts, escim.WithBaseURL(base))
-	}
+	libOpts := []escim.ServerOption{escim.WithBaseURL(base)}
 	lib, err := escim.NewServer(&escim.ServerArgs{ServiceProviderConfig: &spc, ResourceTypes: []escim.ResourceType{users, groups}}, libOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("scim server: %w", err)
@@ -212,6 +207,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		body = b
+	}
+
+	// POST /Users/.search is served as the GET (a read: no readiness gate);
+	// a query at the server root is a 501 (search.go).
+	if nr, np, e := rewriteSearch(r, sub, body); e != nil {
+		writeError(rec, e)
+		return
+	} else if nr != r {
+		r, path, sub, body = nr, np, strings.TrimPrefix(np, "/v2"), nil
 	}
 
 	if r.Method != http.MethodGet && s.opts.Ready != nil {

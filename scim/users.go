@@ -28,8 +28,17 @@ type userFields struct {
 }
 
 // fromDoc reads a validated SCIM user body (canonical attribute names, the
-// extensions under their URNs).
+// extensions under their URNs), refusing multi-valued attributes with two
+// primary values or a repeated value (multivalued.go).
 func fromDoc(d doc) (userFields, error) {
+	if err := checkMultiValued(d); err != nil {
+		return userFields{}, err
+	}
+	return readDoc(d)
+}
+
+// readDoc is fromDoc without the multi-valued checks.
+func readDoc(d doc) (userFields, error) {
 	var f userFields
 	d = cloneDoc(d)
 	delete(d, "id")
@@ -57,7 +66,7 @@ func fromDoc(d doc) (userFields, error) {
 				continue
 			}
 			if v, ok := m["value"].(string); ok && v != "" {
-				if m["primary"] == true {
+				if isTrue(m["primary"]) {
 					primary = append(primary, v)
 				} else {
 					rest = append(rest, v)
@@ -231,10 +240,16 @@ func (h userHandler) Patch(r *http.Request, id string, ops []escim.PatchOperatio
 	}
 	u, err := h.svc.UpdateUser(r.Context(), actor(r), id, want, func(u *connector.User) error {
 		d := clientDoc(*u)
+		// A user stored before the multi-valued checks may break them;
+		// a PATCH of something else (Entra's active=false) must still work.
+		read := fromDoc
+		if checkMultiValued(d) != nil {
+			read = readDoc
+		}
 		if err := h.patcher.apply(d, ops); err != nil {
 			return err
 		}
-		f, err := fromDoc(d)
+		f, err := read(d)
 		if err != nil {
 			return err
 		}
