@@ -32,33 +32,14 @@ func scanJob(sc scanner) (connector.Job, error) {
 	return j, nil
 }
 
-const insertJobSQL = `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created)
-	VALUES (?, ?, ?, ?, ?, ?)`
-
-func insertJob(ctx context.Context, tx queryer, j connector.Job) error {
-	if _, err := tx.ExecContext(ctx, insertJobSQL, string(j.Kind), j.Subject, sqlq.JSONArg(j.Payload), enc(j.RunAt), j.LastError, enc(j.Created)); err != nil {
-		return fmt.Errorf("enqueue %s job: %w", j.Kind, err)
-	}
-	return nil
-}
-
 // EnqueueJobs commits jobs outside of a user change.
 func (s *Store) EnqueueJobs(ctx context.Context, jobs []connector.Job) error {
-	now := sqlq.Now()
-	prepared := make([]connector.Job, len(jobs))
-	for i, j := range jobs {
-		if err := sqlq.PrepareJob(&j, now); err != nil {
-			return fmt.Errorf("sqlite: enqueue jobs: %w", err)
-		}
-		prepared[i] = j
+	jobs, err := sqlq.PrepareJobs(jobs)
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue jobs: %w", err)
 	}
 	return s.write(ctx, "enqueue jobs", func(tx *sql.Tx) error {
-		for _, j := range prepared {
-			if err := insertJob(ctx, tx, j); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.sq.InsertJobs(ctx, s.wtx(tx), jobs)
 	})
 }
 
