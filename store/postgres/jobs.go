@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,50 +105,23 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, leas
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(jobs, func(a, b int) bool {
-		if !jobs[a].RunAt.Equal(jobs[b].RunAt) {
-			return jobs[a].RunAt.Before(jobs[b].RunAt)
-		}
-		return jobs[a].ID < jobs[b].ID
-	})
+	sqlq.SortJobs(jobs)
 	return jobs, nil
-}
-
-// held runs a statement on a job that owner must still hold.
-func (s *Store) held(ctx context.Context, op string, id int64, owner, query string, args ...any) error {
-	if owner == "" {
-		return fmt.Errorf("postgres: %s: job %d: no owner: %w", op, id, connector.ErrNotFound)
-	}
-	return s.write(ctx, op, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, query, append([]any{id, owner}, args...)...)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("job %d not held by %q: %w", id, owner, connector.ErrNotFound)
-		}
-		return nil
-	})
 }
 
 // CompleteJob removes a job the owner still holds.
 func (s *Store) CompleteJob(ctx context.Context, id int64, owner string) error {
-	return s.held(ctx, "complete job", id, owner,
-		`DELETE FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`)
+	return s.write(ctx, "complete job", func(tx pgx.Tx) error { return s.sq.CompleteJob(ctx, pgTx{tx}, id, owner) })
 }
 
 // RetryJob releases a held job to run again at runAt.
 func (s *Store) RetryJob(ctx context.Context, id int64, owner string, runAt time.Time, lastError string) error {
-	return s.held(ctx, "retry job", id, owner,
-		`UPDATE jobs SET run_at = $3, last_error = $4, lease_owner = '', lease_until = NULL
-		WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`, sqlq.Time(runAt), lastError)
+	return s.write(ctx, "retry job", func(tx pgx.Tx) error { return s.sq.RetryJob(ctx, pgTx{tx}, id, owner, runAt, lastError) })
 }
 
 // FailJob takes a held job out of the queue, keeping it for inspection.
 func (s *Store) FailJob(ctx context.Context, id int64, owner string, lastError string) error {
-	return s.held(ctx, "fail job", id, owner,
-		`UPDATE jobs SET state = 'failed', last_error = $3, lease_owner = '', lease_until = NULL
-		WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`, lastError)
+	return s.write(ctx, "fail job", func(tx pgx.Tx) error { return s.sq.FailJob(ctx, pgTx{tx}, id, owner, lastError) })
 }
 
 // JobStats reports the number of queued jobs and the oldest one's RunAt (its

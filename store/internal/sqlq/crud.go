@@ -48,6 +48,7 @@ type Statements struct {
 	GetUser, InsertUser, UpdateUser, DeleteUser                  string
 	GetGroup, InsertGroup, UpdateGroup, DeleteGroup              string
 	TouchGroupsOfUser, InsertJob, InsertEvent                    string
+	CompleteJob, RetryJob, FailJob                               string
 	getUserUpdate, getUserDelete, getGroupUpdate, getGroupDelete string
 }
 
@@ -75,6 +76,7 @@ func New(d Dialect, h Hooks) *SQL {
 		GetUser: r(getUserSQL), InsertUser: r(insertUserSQL), UpdateUser: r(updateUserSQL), DeleteUser: r(deleteUserSQL),
 		GetGroup: r(getGroupSQL), InsertGroup: r(insertGroupSQL), UpdateGroup: r(updateGroupSQL), DeleteGroup: r(deleteGroupSQL),
 		TouchGroupsOfUser: r(touchGroupsOfUserSQL), InsertJob: r(insertJobSQL), InsertEvent: r(insertEventSQL),
+		CompleteJob: r(completeJobSQL), RetryJob: r(retryJobSQL), FailJob: r(failJobSQL),
 		getUserUpdate: lock(getUserSQL, d.UpdateLock), getUserDelete: lock(getUserSQL, d.DeleteLock),
 		getGroupUpdate: lock(getGroupSQL, d.UpdateLock), getGroupDelete: lock(getGroupSQL, d.DeleteLock),
 	}}
