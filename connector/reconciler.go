@@ -15,7 +15,7 @@ const (
 	CursorAuditMark   = "reconcile.auditHighWater"
 	CursorLastSweep   = "reconcile.lastSweep"
 	actorReconciler   = "reconciler"
-	activityAcceptToU = "Accept Terms Of Use" // GRAPH-FACTS.md: capital "Of", high confidence
+	activityAcceptToU = "Accept Terms Of Use" // the audit log's spelling, capital "Of"; compared case-insensitively anyway
 )
 
 // Graph call kinds counted in ReconcileReport.GraphCalls.

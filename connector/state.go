@@ -170,8 +170,8 @@ func (ob observation) apply(o *Onboarding, now time.Time) {
 }
 
 // mfaMethods returns the MFA methods among a user's authentication methods:
-// every method but the password, which every account has (GRAPH-FACTS.md,
-// "MFA registration").
+// every method but the password, which /authentication/methods lists for
+// every account.
 func mfaMethods(methods []string) []string {
 	var out []string
 	for _, m := range methods {
@@ -187,7 +187,8 @@ func mfaMethods(methods []string) []string {
 
 // matchAgreement finds the configured agreement an audit event is about: by
 // the target id, and by display name when the id is not the agreement id
-// (GRAPH-FACTS.md: which one the log carries is unverified).
+// (whether the log's Policy target carries the agreement id is not
+// documented, so both are tried).
 func matchAgreement(ev AuditEvent, agreements []Agreement) (Agreement, bool) {
 	if ev.TargetID != "" {
 		for _, a := range agreements {
