@@ -106,7 +106,7 @@ func benchReconcile(ctx context.Context, b *benchFlags) error {
 			sim.InjectFault(graphsim.Fault{Route: route, Latency: b.latency})
 		}
 	}
-	rec := connector.NewReconciler(st, dir, opts.ReconcileOptions())
+	rec := connector.NewReconciler(st, dir, opts)
 	runtime.GC()
 	resetPeakRSS()
 	peak := startHeapPeak()
