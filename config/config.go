@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/passbridge/passbridge/connector"
 )
 
 // DefaultPath is the configuration file used when --config is not given and
@@ -17,7 +19,7 @@ const DefaultPath = "passbridge.yaml"
 const EnvPrefix = "PASSBRIDGE_"
 
 // Config is passbridge's whole configuration. The YAML names are the keys of
-// the configuration contract (ARCHITECTURE.md, "Configuration").
+// the configuration contract (docs/ARCHITECTURE.md, "Configuration").
 type Config struct {
 	Server     Server      `yaml:"server"`
 	Log        Log         `yaml:"log"`
@@ -221,15 +223,20 @@ func Default() *Config {
 			ShutdownTimeout:   Duration(20 * time.Second),
 			MaxBodyBytes:      1 << 20,
 		},
-		Log:        Log{Level: "info", Format: "json"},
-		Database:   Database{URL: "sqlite:passbridge.db"},
-		Graph:      Graph{Endpoint: "https://graph.microsoft.com"},
-		Azure:      Azure{Credential: CredentialDefault},
-		Invitation: Invitation{SendEmail: true, Validity: Duration(720 * time.Hour)},
-		Policy:     Policy{BlockedMailboxTypes: []string{"LiteMail"}},
-		Seed:       Seed{DueBusinessDays: 3, Validity: Duration(720 * time.Hour), TimeZone: "Asia/Singapore"},
-		Reconcile:  Reconcile{Interval: Duration(time.Minute), Lease: Duration(5 * time.Minute), BatchSize: 200},
-		Worker:     Worker{Concurrency: 4, Lease: Duration(2 * time.Minute), MaxAttempts: 20},
+		Log:      Log{Level: "info", Format: "json"},
+		Database: Database{URL: "sqlite:passbridge.db"},
+		Graph:    Graph{Endpoint: "https://graph.microsoft.com"},
+		Azure:    Azure{Credential: CredentialDefault},
+		// The domain's knobs take the domain's defaults, so that a key left
+		// out and a zero option mean the same.
+		Invitation: Invitation{SendEmail: true, Validity: Duration(connector.DefaultInvitationValidity)},
+		Policy:     Policy{BlockedMailboxTypes: connector.DefaultBlockedMailboxTypes()},
+		Seed: Seed{DueBusinessDays: connector.DefaultSeedDueBusinessDays, Validity: Duration(connector.DefaultSeedValidity),
+			TimeZone: connector.DefaultSeedTimeZone},
+		Reconcile: Reconcile{Interval: Duration(connector.DefaultReconcileInterval), Lease: Duration(connector.DefaultReconcileLease),
+			BatchSize: connector.DefaultReconcileBatchSize},
+		Worker: Worker{Concurrency: connector.DefaultWorkerConcurrency, Lease: Duration(connector.DefaultWorkerLease),
+			MaxAttempts: connector.DefaultWorkerMaxAttempts},
 	}
 }
 

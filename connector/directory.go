@@ -7,16 +7,29 @@ import (
 	"time"
 )
 
-// Directory is what passbridge needs from the Microsoft Entra tenant;
-// graph.Client implements it over Microsoft Graph.
-type Directory interface {
+// The directory is the Microsoft Entra tenant, seen through small
+// capability interfaces so that each consumer takes only what it uses: the
+// reconciler only reads (DirectoryReader), the outbox handlers invite and
+// write. graph.Client implements them all (Directory).
+
+// Inviter sends invitations.
+type Inviter interface {
 	// Invite sends (or, with SendEmail false, creates) a B2B invitation. Not
 	// retried by the implementation: a retry after a timeout could mail a
 	// second invitation; the caller looks the guest up first (FindGuestByEmail).
 	Invite(ctx context.Context, inv Invitation) (InviteResult, error)
+}
+
+// GuestFinder looks a guest up by address (the invitation's retry, a
+// deletion whose invitation was still in flight).
+type GuestFinder interface {
 	// FindGuestByEmail returns the user whose mail (or otherMails) is email,
 	// or an error of class NotFound.
 	FindGuestByEmail(ctx context.Context, email string) (Guest, error)
+}
+
+// DirectoryReader is what the reconciler reads: the facts Graph keeps.
+type DirectoryReader interface {
 	// GetGuests reads many users at once ($batch of 20); every id gets a
 	// result: the guest or its own error (NotFound when deleted).
 	GetGuests(ctx context.Context, ids []string) (map[string]GuestResult, error)
@@ -31,16 +44,49 @@ type Directory interface {
 	// AuditEvents reads Terms of Use audit events (accept/decline) from the
 	// directory audit log at or after since, oldest first.
 	AuditEvents(ctx context.Context, since time.Time) ([]AuditEvent, error)
+}
+
+// GuestWriter enables and disables a guest.
+type GuestWriter interface {
 	SetAccountEnabled(ctx context.Context, guestID string, enabled bool) error
 	RevokeSessions(ctx context.Context, guestID string) error
+}
+
+// GuestDeleter deletes a guest.
+type GuestDeleter interface {
 	// DeleteUser deletes the guest; a guest already gone is not an error.
 	DeleteUser(ctx context.Context, guestID string) error
-	// CreateGroup creates a security group and returns its id.
-	CreateGroup(ctx context.Context, displayName, mailNickname string) (string, error)
+}
+
+// GroupMemberWriter changes group memberships.
+type GroupMemberWriter interface {
 	// AddGroupMember and RemoveGroupMember are idempotent: an existing member
 	// added, or a missing one removed, is not an error.
 	AddGroupMember(ctx context.Context, groupID, guestID string) error
 	RemoveGroupMember(ctx context.Context, groupID, guestID string) error
+}
+
+// GroupWriter creates groups and changes their memberships.
+type GroupWriter interface {
+	// CreateGroup creates a security group and returns its id.
+	CreateGroup(ctx context.Context, displayName, mailNickname string) (string, error)
+	GroupMemberWriter
+}
+
+// DirectoryWriter is every write passbridge makes in the tenant.
+type DirectoryWriter interface {
+	GuestWriter
+	GuestDeleter
+	GroupWriter
+}
+
+// Directory is everything passbridge needs from the tenant: what the outbox
+// worker, which runs every kind of job, takes.
+type Directory interface {
+	Inviter
+	GuestFinder
+	DirectoryReader
+	DirectoryWriter
 }
 
 // Invitation is what an invitation says.
@@ -180,11 +226,3 @@ func RetryAfterOf(err error) time.Duration {
 	}
 	return 0
 }
-
-// Clock is the time source (a fake in tests).
-type Clock interface{ Now() time.Time }
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-func (SystemClock) Now() time.Time { return time.Now().UTC() }

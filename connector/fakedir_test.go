@@ -11,35 +11,8 @@ import (
 	"time"
 
 	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/internal/testkit"
 )
-
-// fakeClock is a settable clock for tests.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{now: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	if t.After(c.now) {
-		c.now = t
-	}
-	c.mu.Unlock()
-}
 
 // fakeDir is an in-memory test double of connector.Directory: a tenant with
 // guests, groups, authentication methods, an audit log and a delta feed, with
@@ -47,7 +20,7 @@ func (c *fakeClock) Set(t time.Time) {
 // it keeps just enough behaviour to test the engine.
 type fakeDir struct {
 	mu    sync.Mutex
-	clock *fakeClock
+	clock *testkit.Clock
 
 	seq     int
 	guests  map[string]*fakeGuest // by id
@@ -81,7 +54,7 @@ type deltaEntry struct {
 	guest connector.Guest
 }
 
-func newFakeDir(clock *fakeClock) *fakeDir {
+func newFakeDir(clock *testkit.Clock) *fakeDir {
 	return &fakeDir{
 		clock: clock, guests: map[string]*fakeGuest{}, byEmail: map[string]string{},
 		groups: map[string]map[string]bool{}, invitations: map[string]int{},

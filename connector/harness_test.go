@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/internal/testkit"
 	"github.com/passbridge/passbridge/store/sqlite"
 )
 
@@ -30,7 +31,7 @@ var testAgreements = []connector.Agreement{
 type env struct {
 	t      *testing.T
 	ctx    context.Context
-	clock  *fakeClock
+	clock  *testkit.Clock
 	dir    *fakeDir
 	store  connector.Store
 	opts   connector.Options
@@ -54,7 +55,7 @@ func newEnv(t *testing.T, mods ...func(o *connector.Options)) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clock := newFakeClock(t0)
+	clock := testkit.NewClock(t0)
 	opts := connector.Options{
 		Clock:  clock,
 		Logger: testLogger(),
@@ -74,8 +75,8 @@ func newEnv(t *testing.T, mods ...func(o *connector.Options)) *env {
 	return &env{
 		t: t, ctx: ctx, clock: clock, dir: dir, store: st, opts: opts,
 		svc:    connector.NewService(st, opts),
-		worker: connector.NewWorker(st, dir, opts.WorkerOptions()),
-		rec:    connector.NewReconciler(st, dir, opts.ReconcileOptions()),
+		worker: connector.NewWorker(st, dir, opts),
+		rec:    connector.NewReconciler(st, dir, opts),
 	}
 }
 

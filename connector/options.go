@@ -1,17 +1,38 @@
 package connector
 
 import (
-	"fmt"
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 )
 
-// Options configure the domain. cmd/passbridge maps the configuration file
-// onto them; zero values take the defaults of the configuration contract.
-// The worker and the reconciler take their part through WorkerOptions and
-// ReconcileOptions, which carry these Options along.
+// Defaults of the options. They are the defaults of the configuration
+// contract too: config.Default fills its keys from these, so a zero option
+// and a key left out of the file mean the same thing.
+const (
+	DefaultInvitationValidity  = 720 * time.Hour  // invitation.validity
+	DefaultSeedDueBusinessDays = 3                // seed.dueBusinessDays
+	DefaultSeedValidity        = 720 * time.Hour  // seed.validity
+	DefaultSeedTimeZone        = "Asia/Singapore" // seed.timeZone
+	DefaultWorkerConcurrency   = 4                // worker.concurrency
+	DefaultWorkerLease         = 2 * time.Minute  // worker.lease
+	DefaultWorkerMaxAttempts   = 20               // worker.maxAttempts
+	DefaultReconcileInterval   = time.Minute      // reconcile.interval
+	DefaultReconcileLease      = 5 * time.Minute  // reconcile.lease
+	DefaultReconcileBatchSize  = 200              // reconcile.batchSize
+)
+
+// DefaultBlockedMailboxTypes returns the default of
+// policy.blockedMailboxTypes (a new slice each call, so no caller can change
+// another's).
+func DefaultBlockedMailboxTypes() []string { return []string{"LiteMail"} }
+
+// Options configure the domain: the Service, the Worker and the Reconciler
+// all take them. cmd/passbridge maps the configuration file onto them; zero
+// values take the Default… constants above.
 type Options struct {
 	Clock  Clock
 	Logger *slog.Logger
@@ -20,7 +41,7 @@ type Options struct {
 	Policy PolicyOptions
 
 	// InvitationValidity is how long an invitation may stay unfinished before
-	// the onboarding is terminated (config: invitation.validity, default 720h).
+	// the onboarding is terminated (config: invitation.validity).
 	InvitationValidity time.Duration
 	// Invitation is what invitations say (config: invitation.redirectURL,
 	// sendEmail, message, ccRecipients, language). Email and DisplayName are
@@ -50,7 +71,8 @@ type PolicyOptions struct {
 	AllowedDomains []string
 	// BlockedDomains are refused even when allowed; same syntax.
 	BlockedDomains []string
-	// BlockedMailboxTypes are mailbox types refused at sign-up (default LiteMail).
+	// BlockedMailboxTypes are mailbox types refused at sign-up (nil:
+	// DefaultBlockedMailboxTypes).
 	BlockedMailboxTypes []string
 }
 
@@ -68,35 +90,39 @@ type SeedOptions struct {
 	// (config: seed.groupID). Empty: SEED requests are recorded but the
 	// provisioning job fails with a readable error.
 	GroupID string
-	// DueBusinessDays is the promised provisioning time (default 3).
+	// DueBusinessDays is the promised provisioning time (config:
+	// seed.dueBusinessDays).
 	DueBusinessDays int
 	// Holidays are non-working days (dates; the time of day is ignored).
 	Holidays []time.Time
-	// Validity is how long a SEED provisioning stays valid (default 720h).
+	// Validity is how long a SEED provisioning stays valid (config:
+	// seed.validity).
 	Validity time.Duration
 	// Location is the time zone business days are counted in
-	// (config: seed.timeZone, default Asia/Singapore).
+	// (config: seed.timeZone).
 	Location *time.Location
 }
 
 // WorkerOptions configure the outbox worker (NewWorker).
 type WorkerOptions struct {
-	// Owner identifies this process in job leases (default host-pid-random).
+	// Owner identifies this process in job leases (default: the host name
+	// and a random suffix).
 	Owner string
-	// Concurrency is how many jobs run at once (config: worker.concurrency,
-	// default 4).
+	// Concurrency is how many jobs run at once (config: worker.concurrency).
 	Concurrency int
-	// Lease is how long a claimed job is ours (config: worker.lease, default
-	// 2m); a crashed worker's jobs return to the queue after it. Directory
-	// calls of one job are bounded by half of it.
+	// Lease is how long a claimed job is ours (config: worker.lease); a
+	// crashed worker's jobs return to the queue after it. Directory calls of
+	// one job are bounded by half of it.
 	Lease time.Duration
 	// MaxAttempts bounds the tries of a job with transient errors
-	// (config: worker.maxAttempts, default 12).
+	// (config: worker.maxAttempts).
 	MaxAttempts int
-	// PollInterval is the pause when the queue is empty (default 1s).
+	// PollInterval is the pause when the queue is empty (default 1s; no
+	// configuration key).
 	PollInterval time.Duration
 	// BackoffBase and BackoffMax shape the exponential backoff between
-	// attempts (defaults 2s and 15m); a Retry-After from Graph wins when longer.
+	// attempts (defaults 2s and 15m; no configuration key); a Retry-After
+	// from Graph wins when longer.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
 	// JitterSeed seeds the backoff jitter (0: from the clock). Tests fix it.
@@ -107,32 +133,28 @@ type WorkerOptions struct {
 	// called for attempts cut short by shutdown. It must be cheap and safe for
 	// concurrent use.
 	OnJob func(kind JobKind, outcome string, d time.Duration)
-
-	// Domain is the domain configuration (clock, logger, invitation,
-	// validity, SEED, group map). Options.WorkerOptions fills it.
-	Domain *Options
 }
 
 // ReconcileOptions configure the reconciler (NewReconciler).
 type ReconcileOptions struct {
-	// Holder identifies this process in the "reconciler" lease (default
-	// host-pid-random).
+	// Holder identifies this process in the "reconciler" lease (default: the
+	// host name and a random suffix).
 	Holder string
-	// Interval is the pause between passes in Run (config:
-	// reconcile.interval, default 1m).
+	// Interval is the pause between passes in Run (config: reconcile.interval).
 	Interval time.Duration
 	// BatchSize is the page size of user sweeps and of bulk Graph reads
-	// (config: reconcile.batchSize, default 100).
+	// (config: reconcile.batchSize).
 	BatchSize int
 	// LeaseTTL is how long a pass holds the "reconciler" lease before renewing
-	// (default 5m, at least twice Interval).
+	// (config: reconcile.lease; at least twice Interval).
 	LeaseTTL time.Duration
 	// DisableDelta stops reading redemptions from /users/delta between
-	// sweeps (config: reconcile.disableDelta); every pass then sweeps.
+	// sweeps; every pass then sweeps. No configuration key: tests and the
+	// benchmarks set it.
 	DisableDelta bool
 	// SweepInterval is how often every invited user is read directly
-	// (config: reconcile.sweepInterval, default 15m), because a redemption
-	// may not produce a delta entry.
+	// (default 15m; no configuration key), because a redemption may not
+	// produce a delta entry.
 	SweepInterval time.Duration
 	// AuditOverlap is how far before the stored high-water mark the audit log
 	// is read again, since events arrive late (default 1h).
@@ -143,25 +165,6 @@ type ReconcileOptions struct {
 	// OnPass, when set, is called after every RunOnce with its report, its
 	// error and how long it took (metrics). It must be cheap.
 	OnPass func(rep ReconcileReport, err error, d time.Duration)
-
-	// Domain is the domain configuration; Options.ReconcileOptions fills it.
-	Domain *Options
-}
-
-// WorkerOptions returns the worker's options with the domain attached.
-func (o Options) WorkerOptions() WorkerOptions {
-	w := o.Worker
-	d := o
-	w.Domain = &d
-	return w
-}
-
-// ReconcileOptions returns the reconciler's options with the domain attached.
-func (o Options) ReconcileOptions() ReconcileOptions {
-	r := o.Reconcile
-	d := o
-	r.Domain = &d
-	return r
 }
 
 func loadLocation(name string) *time.Location {
@@ -174,6 +177,8 @@ func loadLocation(name string) *time.Location {
 	return loc
 }
 
+// withDefaults fills every zero option, the worker's and the reconciler's
+// included.
 func (o Options) withDefaults() Options {
 	if o.Clock == nil {
 		o.Clock = SystemClock{}
@@ -182,48 +187,50 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.InvitationValidity <= 0 {
-		o.InvitationValidity = 720 * time.Hour
+		o.InvitationValidity = DefaultInvitationValidity
 	}
 	if o.Policy.BlockedMailboxTypes == nil {
-		o.Policy.BlockedMailboxTypes = []string{"LiteMail"}
+		o.Policy.BlockedMailboxTypes = DefaultBlockedMailboxTypes()
 	}
 	if o.Seed.DueBusinessDays <= 0 {
-		o.Seed.DueBusinessDays = 3
+		o.Seed.DueBusinessDays = DefaultSeedDueBusinessDays
 	}
 	if o.Seed.Validity <= 0 {
-		o.Seed.Validity = 720 * time.Hour
+		o.Seed.Validity = DefaultSeedValidity
 	}
 	if o.Seed.Location == nil {
-		o.Seed.Location = loadLocation("Asia/Singapore")
+		o.Seed.Location = loadLocation(DefaultSeedTimeZone)
 	}
+	o.Worker = o.Worker.withDefaults()
+	o.Reconcile = o.Reconcile.withDefaults()
 	return o
 }
 
-func defaultHolder() string {
+// newHolder returns a lease holder id: the host name, for an operator
+// reading the lease table, and 64 random bits, because neither the pid (1 in
+// every container) nor the clock tells two replicas apart.
+func newHolder() string {
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "passbridge"
 	}
-	return fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()%1e6)
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return host + "-" + hex.EncodeToString(b[:])
 }
 
 func (w WorkerOptions) withDefaults() WorkerOptions {
-	if w.Domain == nil {
-		w.Domain = &Options{}
-	}
-	d := w.Domain.withDefaults()
-	w.Domain = &d
 	if w.Owner == "" {
-		w.Owner = defaultHolder()
+		w.Owner = newHolder()
 	}
 	if w.Concurrency <= 0 {
-		w.Concurrency = 4
+		w.Concurrency = DefaultWorkerConcurrency
 	}
 	if w.Lease <= 0 {
-		w.Lease = 2 * time.Minute
+		w.Lease = DefaultWorkerLease
 	}
 	if w.MaxAttempts <= 0 {
-		w.MaxAttempts = 12
+		w.MaxAttempts = DefaultWorkerMaxAttempts
 	}
 	if w.PollInterval <= 0 {
 		w.PollInterval = time.Second
@@ -241,22 +248,17 @@ func (w WorkerOptions) withDefaults() WorkerOptions {
 }
 
 func (r ReconcileOptions) withDefaults() ReconcileOptions {
-	if r.Domain == nil {
-		r.Domain = &Options{}
-	}
-	d := r.Domain.withDefaults()
-	r.Domain = &d
 	if r.Holder == "" {
-		r.Holder = defaultHolder()
+		r.Holder = newHolder()
 	}
 	if r.Interval <= 0 {
-		r.Interval = time.Minute
+		r.Interval = DefaultReconcileInterval
 	}
 	if r.BatchSize <= 0 {
-		r.BatchSize = 100
+		r.BatchSize = DefaultReconcileBatchSize
 	}
 	if r.LeaseTTL <= 0 {
-		r.LeaseTTL = 5 * time.Minute
+		r.LeaseTTL = DefaultReconcileLease
 	}
 	if r.LeaseTTL < 2*r.Interval {
 		r.LeaseTTL = 2 * r.Interval

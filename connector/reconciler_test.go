@@ -43,7 +43,7 @@ func TestOnboardingTransitions(t *testing.T) {
 		e.clock.Advance(time.Minute)
 		s.act()
 		e.clock.Advance(time.Minute)
-		e.rec = connector.NewReconciler(e.store, e.dir, withSweepEveryPass(e.opts).ReconcileOptions())
+		e.rec = connector.NewReconciler(e.store, e.dir, withSweepEveryPass(e.opts))
 		e.reconcile()
 		got := e.wantState(u.ID, s.want)
 		if s.event != "" && !e.hasEvent(u.ID, s.event) {
@@ -277,9 +277,9 @@ func TestAuditEventsLateAndDuplicated(t *testing.T) {
 func TestReconcilerLease(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	other := connector.NewReconciler(e.store, e.dir, func() connector.ReconcileOptions {
-		o := e.opts.ReconcileOptions()
-		o.Holder = "reconciler-2"
+	other := connector.NewReconciler(e.store, e.dir, func() connector.Options {
+		o := e.opts
+		o.Reconcile.Holder = "reconciler-2"
 		return o
 	}())
 	if rep := e.reconcile(); rep.Skipped {

@@ -2,17 +2,15 @@ package connector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 )
 
 // Service is the domain API the SCIM layer calls. It applies the sign-up
 // policy, keeps onboarding facts consistent with what clients write, and
 // queues the directory work (outbox jobs) in the same transaction as the
-// change that needs it.
+// change that needs it (changes.go decides what that is).
 type Service struct {
 	store Store
 	clock Clock
@@ -26,7 +24,8 @@ func NewService(store Store, opts Options) *Service {
 	return &Service{store: store, clock: opts.Clock, log: opts.Logger, opts: opts}
 }
 
-// Options returns the effective options.
+// Options returns the effective options (defaults filled), for the worker
+// and the reconciler.
 func (s *Service) Options() Options { return s.opts }
 
 // Store returns the underlying store (for the worker and reconciler).
@@ -37,7 +36,7 @@ func (s *Service) Store() Store { return s.store }
 func (s *Service) CreateUser(ctx context.Context, actor string, u User) (User, error) {
 	now := s.clock.Now()
 	u.Created, u.Modified = now, now
-	ch, err := s.onCreate(ctx, actor, &u)
+	ch, err := onCreate(s.opts, now, actor, &u)
 	if err != nil {
 		return User{}, err
 	}
@@ -50,6 +49,50 @@ func (s *Service) CreateUser(ctx context.Context, actor string, u User) (User, e
 	}
 	s.log.InfoContext(ctx, "user created", "user", created.ID, "actor", actor, "state", created.Onboarding.State)
 	return created, nil
+}
+
+// resignUp handles a sign-up whose userName is taken: a person whose earlier
+// onboarding expired or failed signs up again, which starts a new onboarding
+// on the existing resource. Anyone else gets the conflict.
+func (s *Service) resignUp(ctx context.Context, actor string, u User, conflict error) (User, error) {
+	page, err := s.store.ListUsers(ctx, Query{Filter: Eq(AttrUserName, u.UserName), Count: 1})
+	if err != nil {
+		// Whether this is a conflict or a new sign-up is unknown until the
+		// store answers: the client should retry (503), not give up (409).
+		return User{}, fmt.Errorf("sign up again: find the user named %q: %w: %w", u.UserName, ErrUnavailable, err)
+	}
+	if len(page.Items) == 0 {
+		return User{}, conflict
+	}
+	existing := page.Items[0]
+	if !reactivatable(existing, s.clock.Now()) {
+		return User{}, conflict
+	}
+	updated, err := s.store.UpdateUser(ctx, existing.ID, func(cur *User) (Change, error) {
+		now := s.clock.Now()
+		if !reactivatable(*cur, now) {
+			return Change{}, conflict
+		}
+		old := *cur
+		cur.UserName, cur.ExternalID, cur.Emails, cur.Doc = u.UserName, u.ExternalID, u.Emails, u.Doc
+		cur.SeedRequested, cur.MailboxType = u.SeedRequested, u.MailboxType
+		cur.Active = true
+		cur.Modified = now
+		ch, err := onUpdate(s.opts, now, actor, old, cur, intent{activate: true, requestSeed: u.SeedRequested})
+		if err != nil {
+			return Change{}, err
+		}
+		ch.Events = append([]Event{{Subject: cur.ID, Type: "user.signedUpAgain", Actor: actor, At: now}}, ch.Events...)
+		return ch, nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrAlreadyExists) {
+			return User{}, conflict
+		}
+		return User{}, fmt.Errorf("sign up again %s: %w", existing.ID, err)
+	}
+	s.log.InfoContext(ctx, "user signed up again", "user", updated.ID, "actor", actor)
+	return updated, nil
 }
 
 // GetUser returns one user.
@@ -72,15 +115,16 @@ func (s *Service) UpdateUser(ctx context.Context, actor, id string, ifVersion *i
 		}
 		old := *u
 		old.Emails = append([]string(nil), u.Emails...)
-		in, err := s.probeIntent(old, edit)
+		in, err := probeIntent(s.clock.Now(), old, edit)
 		if err != nil {
 			return Change{}, err
 		}
 		if err := edit(u); err != nil {
 			return Change{}, err
 		}
-		u.Modified = s.clock.Now()
-		return s.onUpdate(ctx, actor, old, u, in)
+		now := s.clock.Now()
+		u.Modified = now
+		return onUpdate(s.opts, now, actor, old, u, in)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("update user %s: %w", id, err)
@@ -95,7 +139,7 @@ func (s *Service) DeleteUser(ctx context.Context, actor, id string, ifVersion *i
 		if ifVersion != nil && u.Version != *ifVersion {
 			return Change{}, ErrPrecondition
 		}
-		return s.onDelete(ctx, actor, u), nil
+		return onDelete(s.clock.Now(), actor, u)
 	})
 	if err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)
@@ -109,7 +153,10 @@ func (s *Service) CreateGroup(ctx context.Context, actor string, g Group) (Group
 	now := s.clock.Now()
 	g.Created, g.Modified = now, now
 	g.Members = dedupe(g.Members)
-	ch := s.onGroupChange(actor, nil, &g)
+	ch, err := onGroupChange(now, actor, nil, &g)
+	if err != nil {
+		return Group{}, fmt.Errorf("create group: %w", err)
+	}
 	created, err := s.store.CreateGroup(ctx, g, ch)
 	if err != nil {
 		return Group{}, fmt.Errorf("create group: %w", err)
@@ -139,8 +186,9 @@ func (s *Service) UpdateGroup(ctx context.Context, actor, id string, ifVersion *
 			return Change{}, err
 		}
 		g.Members = dedupe(g.Members)
-		g.Modified = s.clock.Now()
-		return s.onGroupChange(actor, &old, g), nil
+		now := s.clock.Now()
+		g.Modified = now
+		return onGroupChange(now, actor, &old, g)
 	})
 	if err != nil {
 		return Group{}, fmt.Errorf("update group %s: %w", id, err)
@@ -154,41 +202,10 @@ func (s *Service) DeleteGroup(ctx context.Context, actor, id string, ifVersion *
 		if ifVersion != nil && g.Version != *ifVersion {
 			return Change{}, ErrPrecondition
 		}
-		return s.onGroupDelete(actor, g), nil
+		return onGroupDelete(s.clock.Now(), actor, g)
 	})
 	if err != nil {
 		return fmt.Errorf("delete group %s: %w", id, err)
 	}
 	return nil
 }
-
-// IsInputError reports whether err is a refusal the client can fix.
-func IsInputError(err error) (*InputError, bool) {
-	var ie *InputError
-	ok := errors.As(err, &ie)
-	return ie, ok
-}
-
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := ids[:0:0]
-	for _, id := range ids {
-		if id == "" || seen[id] {
-			continue
-		}
-		seen[id] = true
-		out = append(out, id)
-	}
-	return out
-}
-
-// eventData marshals v for an Event; it cannot fail for the plain maps used.
-func eventData(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage(`{}`)
-	}
-	return b
-}
-
-func normEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -1,6 +1,9 @@
 package connector
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -96,7 +99,7 @@ func DeriveSeed(s Seed, now time.Time) string {
 // date (termination at expiry, OnboardedAt, the SEED state, the stored
 // state) and returns the jobs they need. Every writer of a user calls it, so
 // the stored state never says "expired" without the guest's deletion queued.
-func settle(u *User, now time.Time, opts Options) []Job {
+func settle(u *User, now time.Time, opts Options) ([]Job, error) {
 	o := &u.Onboarding
 	var jobs []Job
 	if u.Active && !o.Failed && o.ExpiredAt == nil && o.InvitedAt != nil &&
@@ -104,7 +107,11 @@ func settle(u *User, now time.Time, opts Options) []Job {
 		t := now
 		o.ExpiredAt = &t
 		if o.GuestID != "" && !o.GuestGone {
-			jobs = append(jobs, deleteGuestJob(u.ID, o.GuestID, o.InviteEmail, "expired", now))
+			j, err := deleteGuestJob(u.ID, o.GuestID, o.InviteEmail, "expired", now)
+			if err != nil {
+				return nil, err
+			}
+			jobs = append(jobs, j)
 		}
 	}
 	st := Derive(*u, now, opts.Agreements)
@@ -114,7 +121,7 @@ func settle(u *User, now time.Time, opts Options) []Job {
 	}
 	o.Seed.State = DeriveSeed(o.Seed, now)
 	o.State = st
-	return jobs
+	return jobs, nil
 }
 
 // observation is what the reconciler learned about one guest in a pass; nil
@@ -163,8 +170,8 @@ func (ob observation) apply(o *Onboarding, now time.Time) {
 }
 
 // mfaMethods returns the MFA methods among a user's authentication methods:
-// every method but the password, which every account has (GRAPH-FACTS.md,
-// "MFA registration").
+// every method but the password, which /authentication/methods lists for
+// every account.
 func mfaMethods(methods []string) []string {
 	var out []string
 	for _, m := range methods {
@@ -180,7 +187,8 @@ func mfaMethods(methods []string) []string {
 
 // matchAgreement finds the configured agreement an audit event is about: by
 // the target id, and by display name when the id is not the agreement id
-// (GRAPH-FACTS.md: which one the log carries is unverified).
+// (whether the log's Policy target carries the agreement id is not
+// documented, so both are tried).
 func matchAgreement(ev AuditEvent, agreements []Agreement) (Agreement, bool) {
 	if ev.TargetID != "" {
 		for _, a := range agreements {
@@ -201,11 +209,19 @@ func matchAgreement(ev AuditEvent, agreements []Agreement) (Agreement, bool) {
 
 // factEvents describes every change of facts from old to u as events for
 // the log.
-func factEvents(old Onboarding, u User, actor string, now time.Time) []Event {
+func factEvents(old Onboarding, u User, actor string, now time.Time) ([]Event, error) {
 	n := u.Onboarding
-	var evs []Event
+	var (
+		evs  []Event
+		errs []error
+	)
 	add := func(typ string, data map[string]any) {
-		evs = append(evs, Event{Subject: u.ID, Type: typ, Actor: actor, At: now, Data: eventData(data)})
+		ev, err := newEvent(u.ID, typ, actor, now, data)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		evs = append(evs, ev)
 	}
 	if old.InvitedAt != nil && n.InvitedAt == nil {
 		add("onboarding.reset", map[string]any{"previous": old})
@@ -251,19 +267,33 @@ func factEvents(old Onboarding, u User, actor string, now time.Time) []Event {
 	if n.State != old.State {
 		add("onboarding.state", map[string]any{"from": old.State, "to": n.State})
 	}
-	return evs
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("fact events of %s: %w", u.ID, err)
+	}
+	return evs, nil
 }
 
 // finish settles u after a change from old and returns what to commit with
 // it: the jobs settling needs and an event for every change of facts.
-func finish(old User, u *User, actor string, now time.Time, opts Options) Change {
-	jobs := settle(u, now, opts)
+func finish(old User, u *User, actor string, now time.Time, opts Options) (Change, error) {
+	jobs, err := settle(u, now, opts)
+	if err != nil {
+		return Change{}, err
+	}
 	u.Modified = now // the facts are part of the resource (meta.lastModified)
-	return Change{Jobs: jobs, Events: factEvents(old.Onboarding, *u, actor, now)}
+	evs, err := factEvents(old.Onboarding, *u, actor, now)
+	if err != nil {
+		return Change{}, err
+	}
+	return Change{Jobs: jobs, Events: evs}, nil
 }
 
 // factsEqual reports whether two users' facts are the same (used to skip
-// writes that would change nothing).
+// writes that would change nothing). They are compared as stored, as JSON;
+// facts that cannot be encoded count as different, so the write goes ahead
+// and its own encoding reports the error.
 func factsEqual(a, b Onboarding) bool {
-	return string(eventData(a)) == string(eventData(b))
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && string(ja) == string(jb)
 }

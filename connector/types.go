@@ -167,3 +167,36 @@ type Change struct {
 	Jobs   []Job
 	Events []Event
 }
+
+// Clock is the time source (a fake in tests).
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// Outcomes of a job attempt, as WorkerOptions.OnJob reports them.
+const (
+	JobOutcomeDone   = "done"   // completed
+	JobOutcomeRetry  = "retry"  // transient error: queued again with backoff
+	JobOutcomeFailed = "failed" // terminal error: out of the queue, lastError set
+	JobOutcomeGaveUp = "gaveUp" // transient errors until MaxAttempts: out of the queue
+)
+
+// ReconcileReport says what one reconcile pass did.
+type ReconcileReport struct {
+	// Skipped is true when another replica holds the reconciler lease.
+	Skipped bool
+	// Swept is true when this pass read every invited user directly.
+	Swept         bool
+	Pages         int // pages of users read from the store
+	UsersExamined int
+	UsersChanged  int // users whose facts changed (one write each)
+	FactsChanged  int // fact events written
+	Expired       int // onboardings terminated
+	// GraphCalls counts Directory calls by kind (CallGetGuests …); one
+	// bulk call may be several HTTP requests ($batch of 20).
+	GraphCalls map[string]int
+	Errors     int
+}

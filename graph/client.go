@@ -59,6 +59,9 @@ type Options struct {
 	// AuthorityHost is the Entra sign-in host for national clouds, e.g.
 	// https://login.microsoftonline.us.
 	AuthorityHost string
+	// FederatedTokenFile is the service account token file of credential
+	// workload (empty: azidentity reads AZURE_FEDERATED_TOKEN_FILE).
+	FederatedTokenFile string
 	// TokenCredential overrides Credential (tests, or callers who build
 	// their own).
 	TokenCredential azcore.TokenCredential
@@ -90,7 +93,9 @@ type Options struct {
 	DirectoryWindow time.Duration
 }
 
-// Client is a connector.Directory over Microsoft Graph.
+// Client is a connector.Directory over Microsoft Graph: it implements every
+// capability interface (Inviter, GuestFinder, DirectoryReader,
+// DirectoryWriter).
 type Client struct {
 	graph      *msgraphsdk.GraphServiceClient
 	adapter    *msgraphsdk.GraphRequestAdapter
@@ -268,7 +273,8 @@ func newCredential(o Options) (azcore.TokenCredential, error) {
 		}
 		cred, err = azidentity.NewClientCertificateCredential(o.TenantID, o.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co})
 	case CredentialWorkload:
-		cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: co, ClientID: o.ClientID, TenantID: o.TenantID})
+		cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
+			ClientOptions: co, ClientID: o.ClientID, TenantID: o.TenantID, TokenFilePath: o.FederatedTokenFile})
 	case CredentialManaged:
 		mo := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
 		if o.ClientID != "" {

@@ -23,34 +23,8 @@ import (
 	"github.com/passbridge/passbridge/connector"
 	"github.com/passbridge/passbridge/graph"
 	"github.com/passbridge/passbridge/graph/graphsim"
+	"github.com/passbridge/passbridge/internal/testkit"
 )
-
-type fakeClock struct {
-	mu     sync.Mutex
-	t      time.Time
-	sleeps []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Sleep advances the clock instead of sleeping.
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.sleeps = append(c.sleeps, d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
-func (c *fakeClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
-}
 
 // simCred is a static credential: tokens minted by the simulator.
 type simCred struct {
@@ -79,12 +53,12 @@ type fixture struct {
 	sim    *graphsim.Sim
 	url    string
 	client *graph.Client
-	clock  *fakeClock
+	clock  *testkit.Clock
 }
 
 func setup(t *testing.T, opts graph.Options, simOpts ...graphsim.Option) *fixture {
 	t.Helper()
-	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := testkit.NewClock(time.Now().UTC().Truncate(time.Second))
 	sim, srv := graphsim.Start(append([]graphsim.Option{graphsim.WithClock(clk.Now)}, simOpts...)...)
 	t.Cleanup(srv.Close)
 	opts.Endpoint = srv.URL

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passbridge/passbridge/internal/testkit"
 	"github.com/passbridge/passbridge/scim"
 )
 
@@ -13,7 +14,7 @@ import (
 // the same address is served; the failing client still gets 429.
 func TestAuthLimitNeverRefusesValidToken(t *testing.T) {
 	const tok = "sec-token-valid-0123456789abcdef"
-	clk := &manualClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	e := newSecEnv(t, tok, func(o *scim.Options) { o.AuthLimit.Clock = clk })
 	const addr = "192.0.2.77:4000"
 	for i := range 30 {
@@ -40,7 +41,7 @@ func TestAuthLimitNeverRefusesValidToken(t *testing.T) {
 // never locks out the valid client behind the same balancer.
 func TestAuthLimitUntrustedBalancer(t *testing.T) {
 	const tok = "sec-token-balancer-0123456789ab"
-	clk := &manualClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	e := newSecEnv(t, tok, func(o *scim.Options) { o.AuthLimit.Clock = clk })
 	for i := range 50 {
 		e.req("GET", "/scim/v2/Users", fmt.Sprintf("Bearer attacker-%d", i), nil, "X-Forwarded-For", "203.0.113.66")

@@ -101,6 +101,21 @@ func toError(err error, resource, id string) *Error {
 	return &Error{Status: http.StatusInternalServerError, Detail: "internal error; it has been logged with this request's id", cause: err}
 }
 
+// statusClientClosed is the status recorded (logs, metrics) for a
+// request whose client went away before the answer: nginx's 499, so that
+// such requests do not count as server errors.
+const statusClientClosed = 499
+
+// errClientGone is the answer to a request whose client is gone; nobody
+// reads it, it only keeps logs and metrics out of the 5xx class.
+var errClientGone = &Error{Status: statusClientClosed, Detail: "the client closed the request"}
+
+// clientGone tells whether the request's client disconnected (its context
+// was canceled), as opposed to a deadline or a failure of the server.
+func clientGone(r *http.Request) bool {
+	return errors.Is(r.Context().Err(), context.Canceled)
+}
+
 // errorSlot carries the error a resource handler wants sent past the
 // library, which can only express a few statuses and would put raw error
 // text into a 500 (elimity-com/scim CheckScimError).
@@ -117,6 +132,12 @@ func withSlot(ctx context.Context) (context.Context, *errorSlot) {
 // library (its body is replaced by captureWriter).
 func fail(r *http.Request, err error, resource, id string) error {
 	e := toError(err, resource, id)
+	if e.Status >= 500 && clientGone(r) {
+		// The client hung up, so the store call was cut short: nothing is
+		// wrong with the server, and nobody reads the answer.
+		logFrom(r).DebugContext(r.Context(), "scim request abandoned: the client is gone", "err", err)
+		e = errClientGone
+	}
 	if s, ok := r.Context().Value(slotKey{}).(*errorSlot); ok {
 		s.err = e
 	}

@@ -1,27 +1,20 @@
 package scim_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/internal/testkit"
 	"github.com/passbridge/passbridge/scim"
 	"github.com/passbridge/passbridge/store/sqlite"
 )
 
 const testToken = "test-token-0123456789abcdef"
-
-type fixedClock struct{ t time.Time }
-
-func (c *fixedClock) Now() time.Time { return c.t }
 
 type env struct {
 	t     *testing.T
@@ -52,6 +45,7 @@ func newEnv(t *testing.T, opts connector.Options) *env {
 	return &env{t: t, srv: srv, store: st, svc: svc}
 }
 
+// resp is testkit.Response under the names these tests use.
 type resp struct {
 	status int
 	header http.Header
@@ -60,47 +54,14 @@ type resp struct {
 
 func (r resp) json(t *testing.T) map[string]any {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("response is not a JSON object: %v: %s", err, r.body)
-	}
-	return m
+	return testkit.Response{Body: r.body}.JSON(t)
 }
 
+func fromKit(r testkit.Response) resp { return resp{status: r.Status, header: r.Header, body: r.Body} }
+
+// do sends one request with the test token; headers are name/value pairs,
+// an empty value removes the header (see testkit.SCIM.Do).
 func (e *env) do(method, path string, body any, headers ...string) resp {
 	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = bytes.NewReader([]byte(b))
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	req.Header.Set("Content-Type", "application/scim+json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		if headers[i+1] == "" {
-			req.Header.Del(headers[i])
-		} else {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: b}
+	return fromKit(testkit.SCIM{Base: e.srv.URL, Token: testToken}.Do(e.t, method, path, body, headers...))
 }

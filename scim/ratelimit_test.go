@@ -7,22 +7,11 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/passbridge/passbridge/internal/testkit"
 )
-
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stepClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *stepClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func TestClientIP(t *testing.T) {
 	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
@@ -76,14 +65,14 @@ func TestLimiterKeys(t *testing.T) {
 }
 
 func TestLimiterWindowAndCooldown(t *testing.T) {
-	clk := &stepClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := newAuthLimiter(AuthLimit{MaxFailures: 3, Window: time.Minute, Cooldown: 30 * time.Second, Clock: clk})
 	a := netip.MustParsePrefix("192.0.2.1/32")
 	// Failures spread wider than the window never block.
 	for range 10 {
 		l.fail(a, nil)
 		l.fail(a, nil)
-		clk.add(61 * time.Second)
+		clk.Advance(61 * time.Second)
 		if b, _ := l.blocked(a, nil); b {
 			t.Fatal("blocked by failures outside one window")
 		}
@@ -97,11 +86,11 @@ func TestLimiterWindowAndCooldown(t *testing.T) {
 	if !b || secs != 30 {
 		t.Fatalf("blocked = %v, %ds; want true, 30s", b, secs)
 	}
-	clk.add(29500 * time.Millisecond)
+	clk.Advance(29500 * time.Millisecond)
 	if b, secs := l.blocked(a, nil); !b || secs != 1 {
 		t.Fatalf("half a second before the end: blocked = %v, %ds; want true, 1s", b, secs)
 	}
-	clk.add(500 * time.Millisecond)
+	clk.Advance(500 * time.Millisecond)
 	if b, _ := l.blocked(a, nil); b {
 		t.Fatal("still blocked after the cool-down")
 	}
@@ -115,7 +104,7 @@ func TestLimiterWindowAndCooldown(t *testing.T) {
 // A flood of distinct addresses and credentials keeps memory bounded, and
 // a blocked address being hammered stays blocked.
 func TestLimiterBounded(t *testing.T) {
-	clk := &stepClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	const maxEntries = 1000
 	l := newAuthLimiter(AuthLimit{MaxFailures: 2, MaxEntries: maxEntries, Clock: clk})
 	hot := netip.MustParsePrefix("198.51.100.1/32")

@@ -24,23 +24,10 @@ import (
 
 	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/internal/testkit"
 	"github.com/passbridge/passbridge/scim"
 	"github.com/passbridge/passbridge/store/sqlite"
 )
-
-// manualClock is a clock the test moves.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *manualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *manualClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // syncBuffer is a bytes.Buffer safe for the log handler's concurrent writes.
 type syncBuffer struct {
@@ -96,27 +83,18 @@ func newSecEnv(t *testing.T, token string, tweak func(*scim.Options)) *secEnv {
 	return &secEnv{env: &env{t: t, srv: srv, store: st, svc: svc}, handler: s, logs: logs, token: token}
 }
 
-// req sends one request with the given Authorization header ("" for none).
+// req sends one request with the given Authorization header ("" for none);
+// headers are added to it (a second Authorization header, say).
 func (e *secEnv) req(method, path, auth string, body io.Reader, headers ...string) resp {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	if auth != "" {
-		req.Header.Set("Authorization", auth)
+		headers = append([]string{"Authorization", auth}, headers...)
 	}
-	req.Header.Set("Content-Type", "application/scim+json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Add(headers[i], headers[i+1])
+	var b any
+	if body != nil {
+		b = body
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: b}
+	return fromKit(testkit.SCIM{Base: e.srv.URL}.Do(e.t, method, path, b, headers...))
 }
 
 // from serves one request as if it came from remote (ip:port), straight
@@ -280,13 +258,13 @@ func TestAuthRequiredEverywhere(t *testing.T) {
 // clock) a bad token is a 401 again.
 func TestAuthFloodThenRecovery(t *testing.T) {
 	const tok = "sec-token-flood-0123456789abcdef"
-	clk := &manualClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	e := newSecEnv(t, tok, func(o *scim.Options) { o.AuthLimit.Clock = clk })
 	e.stillUp() // a success first: it is not counted and does not shield later failures
 
 	for i := range 10 {
 		if i > 0 {
-			clk.add(5 * time.Second) // ten failures within a minute
+			clk.Advance(5 * time.Second) // ten failures within a minute
 		}
 		r := e.req("GET", "/scim/v2/Users", fmt.Sprintf("Bearer guess-%d", i), nil)
 		if r.status != 401 {
@@ -346,13 +324,13 @@ func TestAuthFloodThenRecovery(t *testing.T) {
 	}
 	t.Logf("%d concurrent bad-token requests answered 429 in %s", flood, time.Since(start).Round(time.Millisecond))
 
-	clk.add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	r = e.req("GET", "/scim/v2/Users", "Bearer guess-13", nil)
 	check429("half-way through the cool-down", r)
 	if ra := r.header.Get("Retry-After"); ra != "30" {
 		t.Errorf("Retry-After %q half-way through, want 30", ra)
 	}
-	clk.add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	e.stillUp()
 	// The count starts afresh: one failure is a 401 again.
 	if r := e.req("GET", "/scim/v2/Users", "Bearer guess-again", nil); r.status != 401 {
@@ -373,7 +351,7 @@ func TestAuthFloodThenRecovery(t *testing.T) {
 // addresses and the valid token are not.
 func TestAuthLimitPerToken(t *testing.T) {
 	const tok = "sec-token-pertoken-0123456789ab"
-	clk := &manualClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	e := newSecEnv(t, tok, func(o *scim.Options) { o.AuthLimit.Clock = clk })
 	const stale = "Bearer stale-rotated-token"
 	for i := range 10 {
@@ -405,7 +383,7 @@ func TestAuthLimitPerToken(t *testing.T) {
 	if w := e.from("[2001:db8:aa:bc::1]:443", "Bearer "+tok); w.Code != 200 {
 		t.Fatalf("the next /64: %d, want 200", w.Code)
 	}
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	if w := e.from("198.51.100.51:4000", stale); w.Code != 401 {
 		t.Fatalf("the stale token after the cool-down: %d, want 401", w.Code)
 	}
@@ -414,7 +392,7 @@ func TestAuthLimitPerToken(t *testing.T) {
 // Missing headers and successful requests are never limited.
 func TestAuthLimitCountsOnlyPresentedFailures(t *testing.T) {
 	const tok = "sec-token-counts-0123456789abcd"
-	clk := &manualClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	e := newSecEnv(t, tok, func(o *scim.Options) { o.AuthLimit.Clock = clk })
 	for i := range 50 {
 		if w := e.from("192.0.2.9:1", ""); w.Code != 401 {
@@ -438,7 +416,7 @@ func TestAuthLimitCountsOnlyPresentedFailures(t *testing.T) {
 // X-Forwarded-For is believed only from trusted proxies.
 func TestAuthLimitTrustedProxies(t *testing.T) {
 	const tok = "sec-token-proxies-0123456789abc"
-	clk := &manualClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	block := func(e *secEnv, xff string) {
 		t.Helper()
 		for i := range 10 {
@@ -718,7 +696,7 @@ const knownPasswordEcho = false
 func TestSentinelsNotInSCIMAnswersOrLogs(t *testing.T) {
 	const tok = "SENTINEL-scimtoken-7f3a9c1e5b"
 	const presented = "SENTINEL-presented-2d8e4b6a0c"
-	clk := &manualClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	e := newSecEnv(t, tok, func(o *scim.Options) { o.AuthLimit.Clock = clk })
 	var answers bytes.Buffer
 	keep := func(r resp, mayEcho bool) {
@@ -736,7 +714,7 @@ func TestSentinelsNotInSCIMAnswersOrLogs(t *testing.T) {
 		keep(e.req("POST", "/scim/v2/Users?access_token="+presented, h, strings.NewReader(`{}`)), false)
 	}
 	// Those were twelve failures: the address is blocked; wait it out.
-	clk.add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	good := "Bearer " + tok
 	bodies := []struct {
 		method, path, body string

@@ -218,8 +218,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r, path, sub, body = nr, np, strings.TrimPrefix(np, "/v2"), nil
 	}
 
-	if r.Method != http.MethodGet && s.opts.Ready != nil {
+	if isWrite(r.Method) && s.opts.Ready != nil {
 		if err := s.gate.check(r.Context(), s.opts.Ready); err != nil {
+			if clientGone(r) {
+				log.Debug("client gone while waiting for the readiness probe", "err", err)
+				writeError(rec, errClientGone)
+				return
+			}
 			log.Warn("refusing a write: store not ready", "err", err)
 			writeError(rec, &Error{Status: http.StatusServiceUnavailable, Detail: "the database is unreachable, so nothing can be stored durably; nothing was changed: retry later", retryAfter: 5})
 			return
@@ -263,6 +268,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// isWrite tells whether a request may change state; only those wait for the
+// store to be ready. HEAD and OPTIONS read like GET.
+func isWrite(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
 // route finds the resource type of a path and whether it is the list
 // endpoint (/Users) rather than one resource (/Users/{id}).
 func (s *Server) route(sub string) (escim.ResourceType, bool) {
@@ -289,6 +304,10 @@ func (s *Server) explain(r *http.Request, rt escim.ResourceType, status int, lib
 	if status == http.StatusNotImplemented {
 		// /Me: passbridge's tokens belong to provisioning clients, not users.
 		return &Error{Status: http.StatusNotImplemented, Detail: "not implemented: passbridge serves provisioning clients; there is no /Me"}
+	}
+	if status >= 500 && clientGone(r) {
+		logFrom(r).Debug("scim request abandoned: the client is gone", "status", status)
+		return errClientGone
 	}
 	if status >= 500 {
 		logFrom(r).Error("scim library error", "status", status, "detail", le.Detail)
@@ -472,24 +491,53 @@ func normalizePatch(body []byte) []byte {
 }
 
 // readyGate caches the readiness answer briefly, so that a burst of writes
-// costs one probe, not one each.
+// costs one probe, not one each. The probe runs on a context of its own:
+// one client's cancellation must not become every writer's 503. The lock
+// is never held across the probe; callers that arrive while one runs wait
+// for its answer (or for their own context) instead of probing again.
 type readyGate struct {
 	mu      sync.Mutex
 	checked time.Time
 	err     error
+	running chan struct{} // closed when the probe in flight ends; nil when none
 }
 
-const readyCacheFor = 500 * time.Millisecond
+const (
+	readyCacheFor     = 500 * time.Millisecond
+	readyProbeTimeout = 2 * time.Second
+)
 
 func (g *readyGate) check(ctx context.Context, ready func(context.Context) error) error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if time.Since(g.checked) < readyCacheFor {
-		return g.err
+	if g.running == nil && !g.checked.IsZero() && time.Since(g.checked) < readyCacheFor {
+		err := g.err
+		g.mu.Unlock()
+		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	g.err = ready(cctx)
-	g.checked = time.Now()
+	done := g.running
+	if done == nil {
+		done = make(chan struct{})
+		g.running = done
+		go g.probe(ready, done)
+	}
+	g.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	return g.err
+}
+
+// probe asks ready once, detached from any request, and publishes the answer.
+func (g *readyGate) probe(ready func(context.Context) error, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), readyProbeTimeout)
+	defer cancel()
+	err := ready(ctx)
+	g.mu.Lock()
+	g.err, g.checked, g.running = err, time.Now(), nil
+	g.mu.Unlock()
+	close(done)
 }

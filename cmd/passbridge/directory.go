@@ -27,6 +27,7 @@ func newDirectory(ctx context.Context, cfg *config.Config, log *slog.Logger, wop
 		CertificatePath:     cfg.Azure.CertificatePath,
 		CertificatePassword: cfg.Azure.CertificatePassword,
 		AuthorityHost:       cfg.Azure.AuthorityHost,
+		FederatedTokenFile:  cfg.Azure.FederatedTokenFile,
 		Logger:              log.With("component", "graph"),
 	})
 }
@@ -52,8 +53,8 @@ func (a *app) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 		a.tweak(&opts)
 	}
 	a.metrics.Hook(&opts)
-	w := connector.NewWorker(a.store, a.dir, opts.WorkerOptions())
-	r := connector.NewReconciler(a.store, a.dir, opts.ReconcileOptions())
+	w := connector.NewWorker(a.store, a.dir, opts)
+	r := connector.NewReconciler(a.store, a.dir, opts)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()

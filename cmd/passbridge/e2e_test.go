@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +16,7 @@ import (
 	"github.com/passbridge/passbridge/connector"
 	"github.com/passbridge/passbridge/graph"
 	"github.com/passbridge/passbridge/graph/graphsim"
+	"github.com/passbridge/passbridge/internal/testkit"
 	"github.com/passbridge/passbridge/metrics"
 	"github.com/passbridge/passbridge/scim"
 )
@@ -112,22 +110,12 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// do sends one SCIM request with the stack's token and returns the status
+// and the body as an object (nil when it is not one).
 func (s *stack) do(method, path, body string, headers ...string) (int, map[string]any) {
 	s.t.Helper()
-	req, _ := http.NewRequest(method, s.base+path, bytes.NewReader([]byte(body)))
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	req.Header.Set("Content-Type", "application/scim+json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&m)
-	return res.StatusCode, m
+	r := testkit.SCIM{Base: s.base, Token: s.token}.Do(s.t, method, path, body, headers...)
+	return r.Status, r.Object()
 }
 
 func userBody(email string, seed bool) string {

@@ -46,7 +46,7 @@ reconciler lease (nothing to do). For cron, beside or instead of "serve".
 		return 1
 	}
 	defer a.Close()
-	r := connector.NewReconciler(a.store, dir, a.svc.Options().ReconcileOptions())
+	r := connector.NewReconciler(a.store, dir, a.svc.Options())
 	report, err := r.RunOnce(ctx)
 	b, _ := json.MarshalIndent(report, "", "  ")
 	fmt.Fprintln(stdout, string(b))

@@ -24,6 +24,7 @@ import (
 
 	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/graph/graphsim"
+	"github.com/passbridge/passbridge/internal/testkit"
 )
 
 // sentinel returns a unique marker: if it shows anywhere it should not, it
@@ -340,25 +341,16 @@ func (t *teeWriter) Write(b []byte) (int, error) {
 // httpDo sends one request and returns the whole answer as text.
 func httpDo(t *testing.T, method, url, auth, body string) (int, string) {
 	t.Helper()
-	var rd io.Reader
+	var b any
 	if body != "" {
-		rd = strings.NewReader(body)
+		b = body
 	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var headers []string
 	if auth != "" {
-		req.Header.Set("Authorization", auth)
+		headers = []string{"Authorization", auth}
 	}
-	req.Header.Set("Content-Type", "application/scim+json")
-	res, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, fmt.Sprintf("%d %v %s", res.StatusCode, res.Header, b)
+	r := testkit.SCIM{Client: &http.Client{Timeout: 20 * time.Second}}.Do(t, method, url, b, headers...)
+	return r.Status, fmt.Sprintf("%d %v %s", r.Status, r.Header, r.Body)
 }
 
 // The real serve process, at debug level, with a sentinel SCIM token and a

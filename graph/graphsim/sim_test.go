@@ -12,45 +12,24 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/passbridge/passbridge/graph/graphsim"
+	"github.com/passbridge/passbridge/internal/testkit"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type env struct {
 	t     *testing.T
 	sim   *graphsim.Sim
 	srv   *httptest.Server
 	token string
-	clock *fakeClock
+	clock *testkit.Clock
 }
 
 func newEnv(t *testing.T, opts ...graphsim.Option) *env {
 	t.Helper()
-	clk := newFakeClock()
+	clk := testkit.NewClock(testkit.Epoch)
 	sim, srv := graphsim.Start(append([]graphsim.Option{graphsim.WithClock(clk.Now)}, opts...)...)
 	t.Cleanup(srv.Close)
 	tok, _ := sim.Token(srv.URL)

@@ -11,23 +11,8 @@ import (
 	"github.com/passbridge/passbridge/store/internal/sqlq"
 )
 
-const groupCols = `g.id, g.display_name, g.external_id, g.entra_id, g.doc, g.version, g.created, g.modified`
-
-func scanGroup(sc scanner) (connector.Group, error) {
-	var (
-		g   connector.Group
-		doc []byte
-	)
-	if err := sc.Scan(&g.ID, &g.DisplayName, &g.ExternalID, &g.EntraID, &doc, &g.Version, &g.Created, &g.Modified); err != nil {
-		return g, err
-	}
-	g.Doc = sqlq.JSONValue(doc)
-	g.Created, g.Modified = utc(g.Created), utc(g.Modified)
-	return g, nil
-}
-
 // loadMembers fills the members of gs (in insertion order) with one query.
-func loadMembers(ctx context.Context, tx pgx.Tx, gs []connector.Group) error {
+func loadMembers(ctx context.Context, tx sqlq.Tx, gs []connector.Group) error {
 	if len(gs) == 0 {
 		return nil
 	}
@@ -53,24 +38,10 @@ func loadMembers(ctx context.Context, tx pgx.Tx, gs []connector.Group) error {
 	return rows.Err()
 }
 
-func getGroup(ctx context.Context, tx pgx.Tx, id, lock string) (connector.Group, error) {
-	g, err := scanGroup(tx.QueryRow(ctx, `SELECT `+groupCols+` FROM groups g WHERE g.id = $1 `+lock, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return g, fmt.Errorf("group %q: %w", id, connector.ErrNotFound)
-	}
-	if err != nil {
-		return g, err
-	}
-	gs := []connector.Group{g}
-	err = loadMembers(ctx, tx, gs)
-	return gs[0], err
-}
-
 // putMembers replaces the members of g after checking that each is a user
 // (naming the first that is not); the foreign key catches a user deleted
 // in between.
-func putMembers(ctx context.Context, tx pgx.Tx, g connector.Group, replace bool) error {
-	members := g.Members
+func putMembers(ctx context.Context, tx sqlq.Tx, groupID string, members []string, replace bool) error {
 	if members == nil {
 		members = []string{}
 	}
@@ -84,7 +55,7 @@ func putMembers(ctx context.Context, tx pgx.Tx, g connector.Group, replace bool)
 		return err
 	}
 	if replace {
-		if _, err := tx.Exec(ctx, `DELETE FROM group_members WHERE group_id = $1`, g.ID); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM group_members WHERE group_id = $1`, groupID); err != nil {
 			return err
 		}
 	}
@@ -92,7 +63,7 @@ func putMembers(ctx context.Context, tx pgx.Tx, g connector.Group, replace bool)
 		return nil
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO group_members (group_id, user_id, position)
-		SELECT $1::text, t.m, t.i FROM unnest($2::text[]) WITH ORDINALITY AS t(m, i)`, g.ID, members)
+		SELECT $1::text, t.m, t.i FROM unnest($2::text[]) WITH ORDINALITY AS t(m, i)`, groupID, members)
 	return err
 }
 
@@ -105,16 +76,7 @@ func (s *Store) CreateGroup(ctx context.Context, g connector.Group, ch connector
 		return connector.Group{}, fmt.Errorf("postgres: create group: %w", err)
 	}
 	err := s.write(ctx, "create group", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO groups (id, display_name, display_name_fold, external_id,
-			entra_id, doc, version, created, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			g.ID, g.DisplayName, connector.FoldKey(g.DisplayName), g.ExternalID, g.EntraID, sqlq.JSONArg(g.Doc),
-			g.Version, g.Created, g.Modified); err != nil {
-			return err
-		}
-		if err := putMembers(ctx, tx, g, false); err != nil {
-			return err
-		}
-		return applyChange(ctx, tx, ch)
+		return s.sq.CreateGroup(ctx, pgTx{tx}, g, ch)
 	})
 	if err != nil {
 		return connector.Group{}, err
@@ -127,7 +89,7 @@ func (s *Store) GetGroup(ctx context.Context, id string) (connector.Group, error
 	var g connector.Group
 	err := s.read(ctx, "get group", func(tx pgx.Tx) error {
 		var err error
-		g, err = getGroup(ctx, tx, id, "")
+		g, err = s.sq.GetGroup(ctx, pgTx{tx}, id)
 		return err
 	})
 	if err != nil {
@@ -140,39 +102,9 @@ func (s *Store) GetGroup(ctx context.Context, id string) (connector.Group, error
 func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *connector.Group) (connector.Change, error)) (connector.Group, error) {
 	var out connector.Group
 	err := s.write(ctx, "update group", func(tx pgx.Tx) error {
-		old, err := getGroup(ctx, tx, id, "FOR NO KEY UPDATE")
-		if err != nil {
-			return err
-		}
-		g := old
-		ch, err := fn(&g)
-		if err != nil {
-			return abort{err}
-		}
-		if err := sqlq.PrepareUpdatedGroup(&g, old); err != nil {
-			return err
-		}
-		if err := sqlq.PrepareChange(&ch); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE groups SET display_name = $1, display_name_fold = $2, external_id = $3,
-			entra_id = $4, doc = $5, version = $6, modified = $7 WHERE id = $8 AND version = $9`,
-			g.DisplayName, connector.FoldKey(g.DisplayName), g.ExternalID, g.EntraID, sqlq.JSONArg(g.Doc),
-			g.Version, g.Modified, id, old.Version)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("group %q changed during the update", id)
-		}
-		if err := putMembers(ctx, tx, g, true); err != nil {
-			return err
-		}
-		if err := applyChange(ctx, tx, ch); err != nil {
-			return err
-		}
-		out = g
-		return nil
+		var err error
+		out, err = s.sq.UpdateGroup(ctx, pgTx{tx}, id, fn)
+		return err
 	})
 	if err != nil {
 		return connector.Group{}, err
@@ -183,21 +115,7 @@ func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *connector
 // DeleteGroup removes the group and its memberships after fn agrees.
 func (s *Store) DeleteGroup(ctx context.Context, id string, fn func(g connector.Group) (connector.Change, error)) error {
 	return s.write(ctx, "delete group", func(tx pgx.Tx) error {
-		old, err := getGroup(ctx, tx, id, "FOR UPDATE")
-		if err != nil {
-			return err
-		}
-		ch, err := fn(old)
-		if err != nil {
-			return abort{err}
-		}
-		if err := sqlq.PrepareChange(&ch); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM groups WHERE id = $1`, id); err != nil {
-			return err
-		}
-		return applyChange(ctx, tx, ch)
+		return s.sq.DeleteGroup(ctx, pgTx{tx}, id, fn)
 	})
 }
 
@@ -221,13 +139,13 @@ func (s *Store) ListGroups(ctx context.Context, q connector.Query) (connector.Pa
 			return nil
 		}
 		lim, off := args.Add(limit), args.Add(offset)
-		rows, err := tx.Query(ctx, `SELECT `+groupCols+` FROM groups g WHERE `+where+
+		rows, err := tx.Query(ctx, `SELECT `+s.sq.Q.GroupCols+` FROM groups g WHERE `+where+
 			` ORDER BY g.id LIMIT `+lim+` OFFSET `+off, args.Values...)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			g, err := scanGroup(rows)
+			g, err := s.sq.ScanGroup(rows)
 			if err != nil {
 				rows.Close()
 				return err
@@ -238,7 +156,7 @@ func (s *Store) ListGroups(ctx context.Context, q connector.Query) (connector.Pa
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		return loadMembers(ctx, tx, page.Items)
+		return loadMembers(ctx, pgTx{tx}, page.Items)
 	})
 	return page, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,7 +14,7 @@ import (
 
 const jobCols = `id, kind, subject, payload, attempts, run_at, last_error, lease_owner, lease_until, created`
 
-func scanJob(sc scanner) (connector.Job, error) {
+func scanJob(sc sqlq.Row) (connector.Job, error) {
 	var (
 		j          connector.Job
 		kind       string
@@ -34,44 +33,42 @@ func scanJob(sc scanner) (connector.Job, error) {
 	return j, nil
 }
 
-const insertJobSQL = `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created)
-	VALUES ($1, $2, $3, $4, $5, $6)`
-
-func jobArgs(j connector.Job) []any {
-	return []any{string(j.Kind), j.Subject, sqlq.JSONArg(j.Payload), j.RunAt, j.LastError, j.Created}
-}
-
-func insertJob(ctx context.Context, tx pgx.Tx, j connector.Job) error {
-	if _, err := tx.Exec(ctx, insertJobSQL, jobArgs(j)...); err != nil {
-		return fmt.Errorf("enqueue %s job: %w", j.Kind, err)
-	}
-	return nil
-}
-
 // EnqueueJobs commits jobs outside of a user change.
 func (s *Store) EnqueueJobs(ctx context.Context, jobs []connector.Job) error {
-	now := sqlq.Now()
-	prepared := make([]connector.Job, len(jobs))
-	for i, j := range jobs {
-		if err := sqlq.PrepareJob(&j, now); err != nil {
-			return fmt.Errorf("postgres: enqueue jobs: %w", err)
-		}
-		prepared[i] = j
+	jobs, err := sqlq.PrepareJobs(jobs)
+	if err != nil {
+		return fmt.Errorf("postgres: enqueue jobs: %w", err)
 	}
 	return s.write(ctx, "enqueue jobs", func(tx pgx.Tx) error {
-		for _, j := range prepared {
-			if err := insertJob(ctx, tx, j); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.sq.InsertJobs(ctx, pgTx{tx}, jobs)
 	})
+}
+
+// dbClock is what leases are timed by: the database's clock (the start of
+// the statement's transaction, which is the statement itself here). Every
+// replica then compares lease times against the same clock, so one whose
+// clock runs ahead cannot take a lease that is still live. now() rather
+// than clock_timestamp(): it is stable within a statement, so the claim's
+// comparisons can use an index and agree with each other.
+const dbClock = "now()"
+
+// leaseClock returns the SQL for "now" in lease comparisons: the database's
+// clock, or param (the caller's now) when the store was set to the caller's
+// clock, which only tests do (to drive leases with a fake clock).
+func (s *Store) leaseClock(param string) string {
+	if s.clock == dbClock {
+		return dbClock
+	}
+	return param + "::timestamptz"
 }
 
 // ClaimJobs leases up to n due jobs to owner. FOR UPDATE SKIP LOCKED lets
 // replicas claim side by side without waiting on or sharing rows; a row
 // another claimer leased after this statement's snapshot is re-checked
 // against the lease condition before it is updated (READ COMMITTED).
+//
+// A job is due when its RunAt <= now, the caller's clock, which also set
+// RunAt; its lease is taken and judged expired by the database's clock.
 func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]connector.Job, error) {
 	if owner == "" || lease <= 0 {
 		return nil, fmt.Errorf("postgres: claim jobs: an owner and a positive lease are required")
@@ -80,16 +77,18 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, leas
 		return nil, nil
 	}
 	now = sqlq.Time(now)
-	var jobs []connector.Job
-	err := s.write(ctx, "claim jobs", func(tx pgx.Tx) error {
-		jobs = jobs[:0]
-		rows, err := tx.Query(ctx, `UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+	clock := s.leaseClock("$3")
+	query := `UPDATE jobs SET lease_owner = $1, lease_until = ` + clock + ` + $2::bigint * interval '1 microsecond', attempts = attempts + 1
 			WHERE id IN (SELECT id FROM jobs j WHERE state = 'queued' AND run_at <= $3
 				AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.subject = j.subject AND p.subject <> ''
 					AND p.state = 'queued' AND p.id < j.id)
-				AND (lease_until IS NULL OR lease_until <= $3)
+				AND (lease_until IS NULL OR lease_until <= ` + clock + `)
 				ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-			RETURNING `+jobCols, owner, now.Add(lease), now, n)
+			RETURNING ` + jobCols
+	var jobs []connector.Job
+	err := s.write(ctx, "claim jobs", func(tx pgx.Tx) error {
+		jobs = jobs[:0]
+		rows, err := tx.Query(ctx, query, owner, lease.Microseconds(), now, n)
 		if err != nil {
 			return err
 		}
@@ -106,50 +105,23 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, leas
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(jobs, func(a, b int) bool {
-		if !jobs[a].RunAt.Equal(jobs[b].RunAt) {
-			return jobs[a].RunAt.Before(jobs[b].RunAt)
-		}
-		return jobs[a].ID < jobs[b].ID
-	})
+	sqlq.SortJobs(jobs)
 	return jobs, nil
-}
-
-// held runs a statement on a job that owner must still hold.
-func (s *Store) held(ctx context.Context, op string, id int64, owner, query string, args ...any) error {
-	if owner == "" {
-		return fmt.Errorf("postgres: %s: job %d: no owner: %w", op, id, connector.ErrNotFound)
-	}
-	return s.write(ctx, op, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, query, append([]any{id, owner}, args...)...)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("job %d not held by %q: %w", id, owner, connector.ErrNotFound)
-		}
-		return nil
-	})
 }
 
 // CompleteJob removes a job the owner still holds.
 func (s *Store) CompleteJob(ctx context.Context, id int64, owner string) error {
-	return s.held(ctx, "complete job", id, owner,
-		`DELETE FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`)
+	return s.write(ctx, "complete job", func(tx pgx.Tx) error { return s.sq.CompleteJob(ctx, pgTx{tx}, id, owner) })
 }
 
 // RetryJob releases a held job to run again at runAt.
 func (s *Store) RetryJob(ctx context.Context, id int64, owner string, runAt time.Time, lastError string) error {
-	return s.held(ctx, "retry job", id, owner,
-		`UPDATE jobs SET run_at = $3, last_error = $4, lease_owner = '', lease_until = NULL
-		WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`, sqlq.Time(runAt), lastError)
+	return s.write(ctx, "retry job", func(tx pgx.Tx) error { return s.sq.RetryJob(ctx, pgTx{tx}, id, owner, runAt, lastError) })
 }
 
 // FailJob takes a held job out of the queue, keeping it for inspection.
 func (s *Store) FailJob(ctx context.Context, id int64, owner string, lastError string) error {
-	return s.held(ctx, "fail job", id, owner,
-		`UPDATE jobs SET state = 'failed', last_error = $3, lease_owner = '', lease_until = NULL
-		WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`, lastError)
+	return s.write(ctx, "fail job", func(tx pgx.Tx) error { return s.sq.FailJob(ctx, pgTx{tx}, id, owner, lastError) })
 }
 
 // JobStats reports the number of queued jobs and the oldest one's RunAt (its
@@ -225,17 +197,24 @@ func (s *Store) SetCursor(ctx context.Context, name, value string) error {
 
 // AcquireLease takes the lease when it is free, expired or already
 // holder's, in one upsert: the row lock ON CONFLICT takes makes concurrent
-// acquirers queue, and the loser sees the winner's row.
+// acquirers queue, and the loser sees the winner's row. The lease runs
+// until the database's now + ttl and is judged by the database's clock:
+// now, the caller's clock, is not used (but by tests, see leaseClock).
 func (s *Store) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
 	if name == "" || holder == "" || ttl <= 0 {
 		return false, fmt.Errorf("postgres: acquire lease: a name, a holder and a positive ttl are required")
 	}
-	now = sqlq.Time(now)
+	args := []any{name, holder, ttl.Microseconds()}
+	clock := s.leaseClock("$4")
+	if clock != dbClock {
+		args = append(args, sqlq.Time(now))
+	}
+	query := `INSERT INTO leases (name, holder, until) VALUES ($1, $2, ` + clock + ` + $3::bigint * interval '1 microsecond')
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+			WHERE leases.holder = excluded.holder OR leases.until <= ` + clock
 	var ok bool
 	err := s.write(ctx, "acquire lease", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3)
-			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
-			WHERE leases.holder = excluded.holder OR leases.until <= $4`, name, holder, now.Add(ttl), now)
+		tag, err := tx.Exec(ctx, query, args...)
 		ok = err == nil && tag.RowsAffected() == 1
 		return err
 	})

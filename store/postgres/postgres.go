@@ -29,6 +29,12 @@ var migrationFS embed.FS
 // replicas sharing one database.
 type Store struct {
 	pool *pgxpool.Pool
+	// sq runs the statements both backends share.
+	sq *sqlq.SQL
+	// clock is the SQL expression leases are timed by: the database's
+	// clock, so that replicas whose clocks disagree still agree on who
+	// holds a lease. Tests may replace it (see export_test.go).
+	clock string
 }
 
 var _ connector.Store = (*Store)(nil)
@@ -46,7 +52,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, redact(wrap("open", err), url)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, sq: sqlq.New(dialect, hooks), clock: dbClock}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, redact(err, url)
@@ -224,11 +230,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// abort carries an error from an update function: it is returned as is.
-type abort struct{ err error }
-
-func (a abort) Error() string { return a.err.Error() }
-
 // maxAttempts bounds the retries of a transaction that lost a
 // serialisation conflict or a deadlock.
 const maxAttempts = 10
@@ -244,9 +245,8 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) 
 		if err == nil {
 			return nil
 		}
-		var a abort
-		if errors.As(err, &a) {
-			return a.err
+		if cause, ok := sqlq.Aborted(err); ok {
+			return cause
 		}
 		if retryable(err) && attempt < maxAttempts && ctx.Err() == nil {
 			time.Sleep(time.Duration(attempt) * time.Millisecond)
@@ -307,3 +307,41 @@ func wrap(op string, err error) error {
 
 // utc normalises a scanned time (pgx returns local times).
 func utc(t time.Time) time.Time { return t.UTC() }
+
+// dialect is PostgreSQL's side of the shared statements: $n placeholders,
+// timestamptz bound and scanned as time.Time, and row locks, since
+// transactions run side by side (READ COMMITTED).
+var dialect = sqlq.Dialect{
+	Placeholder: sqlq.Dollar,
+	UpdateLock:  "FOR NO KEY UPDATE",
+	DeleteLock:  "FOR UPDATE",
+	Time:        func(t time.Time) any { return t },
+	ScanTime:    func(t *time.Time) any { return t },
+	NoRows:      pgx.ErrNoRows,
+}
+
+// querier is what a pgx.Tx and the pool have in common.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// pgTx adapts a pgx transaction (or the pool) to the shared statements'
+// sqlq.Tx.
+type pgTx struct{ tx querier }
+
+func (t pgTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (t pgTx) QueryRow(ctx context.Context, query string, args ...any) sqlq.Row {
+	return t.tx.QueryRow(ctx, query, args...)
+}
+
+func (t pgTx) Query(ctx context.Context, query string, args ...any) (sqlq.Rows, error) {
+	return t.tx.Query(ctx, query, args...)
+}
+
+var hooks = sqlq.Hooks{PutEmails: putEmails, PutMembers: putMembers, LoadMembers: loadMembers}

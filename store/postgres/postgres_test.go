@@ -61,8 +61,11 @@ func freshSchema(tb testing.TB) string {
 	return u.String()
 }
 
+// newStore opens a store on a fresh schema with leases on the caller's
+// clock: the suite drives them with a fake one (TestLeaseClockSkew shows
+// the database's clock at work).
 func newStore(tb testing.TB) connector.Store {
-	s, err := postgres.Open(context.Background(), freshSchema(tb))
+	s, err := postgres.OpenCallerClock(context.Background(), freshSchema(tb))
 	if err != nil {
 		tb.Fatalf("open: %v", err)
 	}

@@ -108,13 +108,13 @@ func (s *Store) commitGroup(group []*createReq) []error {
 		return fail(err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	q := prepared{cache: s.wc, tx: tx}
+	q := s.wtx(tx)
 	if len(group) == 1 {
 		r := group[0]
 		if err := r.ctx.Err(); err != nil {
 			return fail(err)
 		}
-		if err := insertUser(ctx, q, r.u, r.ch, r.row); err != nil {
+		if err := s.sq.InsertUser(ctx, q, r.u, r.ch, r.row); err != nil {
 			return fail(err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -127,16 +127,16 @@ func (s *Store) commitGroup(group []*createReq) []error {
 			errs[i] = wrap(op, err)
 			continue
 		}
-		if _, err := q.ExecContext(ctx, `SAVEPOINT create_user`); err != nil {
+		if _, err := q.Exec(ctx, `SAVEPOINT create_user`); err != nil {
 			return fail(err)
 		}
-		if err := insertUser(ctx, q, r.u, r.ch, r.row); err != nil {
+		if err := s.sq.InsertUser(ctx, q, r.u, r.ch, r.row); err != nil {
 			errs[i] = wrap(op, err)
-			if _, err := q.ExecContext(ctx, `ROLLBACK TO create_user`); err != nil {
+			if _, err := q.Exec(ctx, `ROLLBACK TO create_user`); err != nil {
 				return fail(fmt.Errorf("rollback to savepoint: %w", err))
 			}
 		}
-		if _, err := q.ExecContext(ctx, `RELEASE create_user`); err != nil {
+		if _, err := q.Exec(ctx, `RELEASE create_user`); err != nil {
 			return fail(err)
 		}
 	}
@@ -144,15 +144,4 @@ func (s *Store) commitGroup(group []*createReq) []error {
 		return fail(err)
 	}
 	return errs
-}
-
-// insertUser writes a new user, its e-mail index and its change.
-func insertUser(ctx context.Context, q queryer, u connector.User, ch connector.Change, row []any) error {
-	if _, err := q.ExecContext(ctx, insertUserSQL, row...); err != nil {
-		return err
-	}
-	if err := putEmails(ctx, q, u, true); err != nil {
-		return err
-	}
-	return applyChange(ctx, q, ch)
 }

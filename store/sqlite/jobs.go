@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/passbridge/passbridge/connector"
@@ -32,33 +31,14 @@ func scanJob(sc scanner) (connector.Job, error) {
 	return j, nil
 }
 
-const insertJobSQL = `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created)
-	VALUES (?, ?, ?, ?, ?, ?)`
-
-func insertJob(ctx context.Context, tx queryer, j connector.Job) error {
-	if _, err := tx.ExecContext(ctx, insertJobSQL, string(j.Kind), j.Subject, sqlq.JSONArg(j.Payload), enc(j.RunAt), j.LastError, enc(j.Created)); err != nil {
-		return fmt.Errorf("enqueue %s job: %w", j.Kind, err)
-	}
-	return nil
-}
-
 // EnqueueJobs commits jobs outside of a user change.
 func (s *Store) EnqueueJobs(ctx context.Context, jobs []connector.Job) error {
-	now := sqlq.Now()
-	prepared := make([]connector.Job, len(jobs))
-	for i, j := range jobs {
-		if err := sqlq.PrepareJob(&j, now); err != nil {
-			return fmt.Errorf("sqlite: enqueue jobs: %w", err)
-		}
-		prepared[i] = j
+	jobs, err := sqlq.PrepareJobs(jobs)
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue jobs: %w", err)
 	}
 	return s.write(ctx, "enqueue jobs", func(tx *sql.Tx) error {
-		for _, j := range prepared {
-			if err := insertJob(ctx, tx, j); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.sq.InsertJobs(ctx, s.wtx(tx), jobs)
 	})
 }
 
@@ -95,59 +75,23 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, leas
 	if err != nil {
 		return nil, err
 	}
-	sortJobs(jobs)
+	sqlq.SortJobs(jobs)
 	return jobs, nil
-}
-
-// sortJobs puts claimed jobs in RunAt order (RETURNING has no order).
-func sortJobs(jobs []connector.Job) {
-	sort.Slice(jobs, func(a, b int) bool {
-		if !jobs[a].RunAt.Equal(jobs[b].RunAt) {
-			return jobs[a].RunAt.Before(jobs[b].RunAt)
-		}
-		return jobs[a].ID < jobs[b].ID
-	})
-}
-
-// held runs a statement on a job that owner must still hold.
-func (s *Store) held(ctx context.Context, op string, id int64, owner, query string, args ...any) error {
-	if owner == "" {
-		return fmt.Errorf("sqlite: %s: job %d: no owner: %w", op, id, connector.ErrNotFound)
-	}
-	return s.write(ctx, op, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, append(args, id, owner)...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("job %d not held by %q: %w", id, owner, connector.ErrNotFound)
-		}
-		return nil
-	})
 }
 
 // CompleteJob removes a job the owner still holds.
 func (s *Store) CompleteJob(ctx context.Context, id int64, owner string) error {
-	return s.held(ctx, "complete job", id, owner,
-		`DELETE FROM jobs WHERE id = ? AND lease_owner = ? AND state = 'queued'`)
+	return s.write(ctx, "complete job", func(tx *sql.Tx) error { return s.sq.CompleteJob(ctx, s.wtx(tx), id, owner) })
 }
 
 // RetryJob releases a held job to run again at runAt.
 func (s *Store) RetryJob(ctx context.Context, id int64, owner string, runAt time.Time, lastError string) error {
-	return s.held(ctx, "retry job", id, owner,
-		`UPDATE jobs SET run_at = ?, last_error = ?, lease_owner = '', lease_until = NULL
-		WHERE id = ? AND lease_owner = ? AND state = 'queued'`, enc(runAt), lastError)
+	return s.write(ctx, "retry job", func(tx *sql.Tx) error { return s.sq.RetryJob(ctx, s.wtx(tx), id, owner, runAt, lastError) })
 }
 
 // FailJob takes a held job out of the queue, keeping it for inspection.
 func (s *Store) FailJob(ctx context.Context, id int64, owner string, lastError string) error {
-	return s.held(ctx, "fail job", id, owner,
-		`UPDATE jobs SET state = 'failed', last_error = ?, lease_owner = '', lease_until = NULL
-		WHERE id = ? AND lease_owner = ? AND state = 'queued'`, lastError)
+	return s.write(ctx, "fail job", func(tx *sql.Tx) error { return s.sq.FailJob(ctx, s.wtx(tx), id, owner, lastError) })
 }
 
 // JobStats reports the number of queued jobs and the oldest one's RunAt (its

@@ -37,6 +37,8 @@ type Store struct {
 	rc, wc *stmtCache
 	// creates groups concurrent CreateUser calls into one transaction.
 	creates committer
+	// sq runs the statements both backends share.
+	sq *sqlq.SQL
 }
 
 var _ connector.Store = (*Store)(nil)
@@ -72,7 +74,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, wc: newStmtCache(w)}
+	s := &Store{w: w, wc: newStmtCache(w), sq: sqlq.New(dialect, hooks)}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -86,9 +88,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxIdleConns(readers)
 	s.r, s.rc = r, newStmtCache(r)
 	// The statements of a create and of a read by id, prepared once.
-	s.wc.warm(ctx, insertUserSQL, insertEmailSQL, deleteEmailsSQL, insertJobSQL, insertEventSQL, getUserSQL,
+	s.wc.warm(ctx, s.sq.Q.InsertUser, insertEmailSQL, deleteEmailsSQL, s.sq.Q.InsertJob, s.sq.Q.InsertEvent, s.sq.Q.GetUser,
 		`SAVEPOINT create_user`, `ROLLBACK TO create_user`, `RELEASE create_user`)
-	s.rc.warm(ctx, getUserSQL)
+	s.rc.warm(ctx, s.sq.Q.GetUser)
 	if err := r.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, wrap("open", err)
@@ -164,11 +166,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// abort carries an error from an update function: it is returned as is.
-type abort struct{ err error }
-
-func (a abort) Error() string { return a.err.Error() }
-
 // write runs fn in a transaction on the write connection (BEGIN IMMEDIATE).
 func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -177,9 +174,8 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if err := fn(tx); err != nil {
-		var a abort
-		if errors.As(err, &a) {
-			return a.err
+		if cause, ok := sqlq.Aborted(err); ok {
+			return cause
 		}
 		return wrap(op, err)
 	}
@@ -240,6 +236,61 @@ func dec(v int64) time.Time {
 	}
 	return time.UnixMicro(v).UTC()
 }
+
+// unixMicro scans an enc'd column into the time.Time it points at (a
+// conversion of *time.Time, so scanning allocates nothing more).
+type unixMicro time.Time
+
+func (m *unixMicro) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("timestamp column holds %T, want INTEGER", src)
+	}
+	*m = unixMicro(dec(v))
+	return nil
+}
+
+// dialect is SQLite's side of the shared statements: numbered ?n
+// placeholders, unix-microsecond times and no row locks (the single writer
+// and BEGIN IMMEDIATE serialise every write).
+var dialect = sqlq.Dialect{
+	Placeholder: sqlq.Numbered,
+	Time:        func(t time.Time) any { return enc(t) },
+	ScanTime:    func(t *time.Time) any { return (*unixMicro)(t) },
+	NoRows:      sql.ErrNoRows,
+}
+
+// sqlTx adapts a queryer to the shared statements' sqlq.Tx.
+type sqlTx struct{ q queryer }
+
+func (t sqlTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := t.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t sqlTx) QueryRow(ctx context.Context, query string, args ...any) sqlq.Row {
+	return t.q.QueryRowContext(ctx, query, args...)
+}
+
+func (t sqlTx) Query(ctx context.Context, query string, args ...any) (sqlq.Rows, error) {
+	r, err := t.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows{r}, nil
+}
+
+type rows struct{ *sql.Rows }
+
+// wtx is tx on the writer, through its statement cache.
+func (s *Store) wtx(tx *sql.Tx) sqlq.Tx { return sqlTx{prepared{cache: s.wc, tx: tx}} }
+
+var hooks = sqlq.Hooks{PutEmails: putEmails, PutMembers: putMembers, LoadMembers: loadMembers}
+
+func (r rows) Close() { _ = r.Rows.Close() } // the error is Err's
 
 type queryer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

@@ -3,79 +3,32 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/passbridge/passbridge/connector"
 	"github.com/passbridge/passbridge/store/internal/sqlq"
 )
-
-const userCols = `u.id, u.user_name, u.external_id, u.active, u.emails, u.doc, u.seed_requested, u.mailbox_type, u.onboarding, u.version, u.created, u.modified`
-
-func scanUser(sc scanner) (connector.User, error) {
-	var (
-		u                 connector.User
-		emails, ob        string
-		doc               []byte
-		created, modified int64
-	)
-	if err := sc.Scan(&u.ID, &u.UserName, &u.ExternalID, &u.Active, &emails, &doc, &u.SeedRequested, &u.MailboxType, &ob, &u.Version, &created, &modified); err != nil {
-		return u, err
-	}
-	if err := json.Unmarshal([]byte(emails), &u.Emails); err != nil {
-		return u, fmt.Errorf("user %s: emails: %w", u.ID, err)
-	}
-	if len(u.Emails) == 0 {
-		u.Emails = nil
-	}
-	if err := json.Unmarshal([]byte(ob), &u.Onboarding); err != nil {
-		return u, fmt.Errorf("user %s: onboarding: %w", u.ID, err)
-	}
-	u.Doc = sqlq.JSONValue(doc)
-	u.Created, u.Modified = dec(created), dec(modified)
-	return u, nil
-}
-
-const getUserSQL = `SELECT ` + userCols + ` FROM users u WHERE u.id = ?`
-
-func getUser(ctx context.Context, q queryer, id string) (connector.User, error) {
-	u, err := scanUser(q.QueryRowContext(ctx, getUserSQL, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return u, fmt.Errorf("user %q: %w", id, connector.ErrNotFound)
-	}
-	return u, err
-}
-
-// userRow is the column values of u, in the order of the INSERT below.
-func userRow(u connector.User) ([]any, error) {
-	return sqlq.UserRow(u, func(t time.Time) any { return enc(t) })
-}
-
-// putEmails replaces the user's e-mail index rows (a new user has none).
-func putEmails(ctx context.Context, q queryer, u connector.User, isNew bool) error {
-	if !isNew {
-		if _, err := q.ExecContext(ctx, deleteEmailsSQL, u.ID); err != nil {
-			return err
-		}
-	}
-	for _, e := range sqlq.FoldEmails(u.Emails) {
-		if _, err := q.ExecContext(ctx, insertEmailSQL, u.ID, e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 const (
 	deleteEmailsSQL = `DELETE FROM user_emails WHERE user_id = ?`
 	insertEmailSQL  = `INSERT INTO user_emails (user_id, value_fold) VALUES (?, ?)`
 )
 
-const insertUserSQL = `INSERT INTO users (id, user_name, user_name_fold, external_id, active,
-	state, emails, doc, onboarding, seed_requested, mailbox_type, version, created, modified)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// putEmails writes the e-mail index one prepared statement per value:
+// cheaper on SQLite than decoding one bound list.
+func putEmails(ctx context.Context, q sqlq.Tx, userID string, folded []string, replace bool) error {
+	if replace {
+		if _, err := q.Exec(ctx, deleteEmailsSQL, userID); err != nil {
+			return err
+		}
+	}
+	for _, e := range folded {
+		if _, err := q.Exec(ctx, insertEmailSQL, userID, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // CreateUser inserts u and commits ch with it.
 func (s *Store) CreateUser(ctx context.Context, u connector.User, ch connector.Change) (connector.User, error) {
@@ -85,7 +38,7 @@ func (s *Store) CreateUser(ctx context.Context, u connector.User, ch connector.C
 	if err := sqlq.PrepareChange(&ch); err != nil {
 		return connector.User{}, fmt.Errorf("sqlite: create user: %w", err)
 	}
-	row, err := userRow(u)
+	row, err := s.sq.UserRow(u)
 	if err != nil {
 		return connector.User{}, fmt.Errorf("sqlite: create user: %w", err)
 	}
@@ -97,7 +50,7 @@ func (s *Store) CreateUser(ctx context.Context, u connector.User, ch connector.C
 
 // GetUser returns the user with id, or ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, id string) (connector.User, error) {
-	u, err := getUser(ctx, prepared{cache: s.rc}, id)
+	u, err := s.sq.GetUser(ctx, sqlTx{prepared{cache: s.rc}}, id)
 	if err != nil {
 		return connector.User{}, wrap("get user", err)
 	}
@@ -109,44 +62,9 @@ func (s *Store) GetUser(ctx context.Context, id string) (connector.User, error) 
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *connector.User) (connector.Change, error)) (connector.User, error) {
 	var out connector.User
 	err := s.write(ctx, "update user", func(tx *sql.Tx) error {
-		q := prepared{cache: s.wc, tx: tx}
-		old, err := getUser(ctx, q, id)
-		if err != nil {
-			return err
-		}
-		u := old
-		ch, err := fn(&u)
-		if err != nil {
-			return abort{err}
-		}
-		if err := sqlq.PrepareUpdatedUser(&u, old); err != nil {
-			return err
-		}
-		if err := sqlq.PrepareChange(&ch); err != nil {
-			return err
-		}
-		row, err := userRow(u)
-		if err != nil {
-			return err
-		}
-		res, err := q.ExecContext(ctx, `UPDATE users SET user_name = ?2, user_name_fold = ?3, external_id = ?4,
-			active = ?5, state = ?6, emails = ?7, doc = ?8, onboarding = ?9, seed_requested = ?10,
-			mailbox_type = ?11, version = ?12, created = ?13, modified = ?14
-			WHERE id = ?1 AND version = ?15`, append(row, old.Version)...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return fmt.Errorf("user %q changed during the update (rows %d): %w", id, n, err)
-		}
-		if err := putEmails(ctx, q, u, false); err != nil {
-			return err
-		}
-		if err := applyChange(ctx, q, ch); err != nil {
-			return err
-		}
-		out = u
-		return nil
+		var err error
+		out, err = s.sq.UpdateUser(ctx, s.wtx(tx), id, fn)
+		return err
 	})
 	if err != nil {
 		return connector.User{}, err
@@ -158,26 +76,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *connector.
 // a new version: their member list changed); events and jobs stay.
 func (s *Store) DeleteUser(ctx context.Context, id string, fn func(u connector.User) (connector.Change, error)) error {
 	return s.write(ctx, "delete user", func(tx *sql.Tx) error {
-		old, err := getUser(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		ch, err := fn(old)
-		if err != nil {
-			return abort{err}
-		}
-		if err := sqlq.PrepareChange(&ch); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE groups SET version = version + 1, modified = ?
-			WHERE id IN (SELECT group_id FROM group_members WHERE user_id = ?)`, enc(sqlq.Now()), id); err != nil {
-			return err
-		}
-		// user_emails and group_members go by ON DELETE CASCADE.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {
-			return err
-		}
-		return applyChange(ctx, tx, ch)
+		return s.sq.DeleteUser(ctx, s.wtx(tx), id, fn)
 	})
 }
 
@@ -207,14 +106,14 @@ func (s *Store) ListUsers(ctx context.Context, q connector.Query) (connector.Pag
 		if limit == 0 {
 			return count()
 		}
-		rows, err := q.QueryContext(ctx, `SELECT `+userCols+` FROM users u`+from+` WHERE `+where+
+		rows, err := q.QueryContext(ctx, `SELECT `+s.sq.Q.UserCols+` FROM users u`+from+` WHERE `+where+
 			` ORDER BY u.id LIMIT ? OFFSET ?`, append(args.Values, limit, offset)...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			u, err := scanUser(rows)
+			u, err := s.sq.ScanUser(rows)
 			if err != nil {
 				return err
 			}
@@ -232,22 +131,4 @@ func (s *Store) ListUsers(ctx context.Context, q connector.Query) (connector.Pag
 		return count()
 	})
 	return page, err
-}
-
-const insertEventSQL = `INSERT INTO events (subject, type, actor, at, data) VALUES (?, ?, ?, ?, ?)`
-
-// applyChange appends the jobs and events of a change in tx.
-func applyChange(ctx context.Context, tx queryer, ch connector.Change) error {
-	for _, j := range ch.Jobs {
-		if err := insertJob(ctx, tx, j); err != nil {
-			return err
-		}
-	}
-	for _, e := range ch.Events {
-		if _, err := tx.ExecContext(ctx, insertEventSQL,
-			e.Subject, e.Type, e.Actor, enc(e.At), sqlq.JSONArg(e.Data)); err != nil {
-			return fmt.Errorf("append event: %w", err)
-		}
-	}
-	return nil
 }

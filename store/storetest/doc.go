@@ -6,5 +6,7 @@
 // may relax: case-insensitive userName/displayName uniqueness,
 // compare-and-swap updates without lost updates, changes (jobs, events)
 // committed atomically with the resource, filters evaluated exactly with
-// literal LIKE metacharacters, leases driven by the caller's clock.
+// literal LIKE metacharacters, leases driven by the caller's clock
+// (store/postgres times them by the database's; its tests switch that off
+// for the suite).
 package storetest

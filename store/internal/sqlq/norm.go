@@ -3,6 +3,7 @@ package sqlq
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -162,6 +163,17 @@ func PrepareJob(j *connector.Job, now time.Time) error {
 	}
 	j.Created, j.RunAt = Time(j.Created), Time(j.RunAt)
 	return CheckJSON("job payload", j.Payload)
+}
+
+// SortJobs puts claimed jobs in RunAt order, then id (RETURNING has no
+// order).
+func SortJobs(jobs []connector.Job) {
+	sort.Slice(jobs, func(a, b int) bool {
+		if !jobs[a].RunAt.Equal(jobs[b].RunAt) {
+			return jobs[a].RunAt.Before(jobs[b].RunAt)
+		}
+		return jobs[a].ID < jobs[b].ID
+	})
 }
 
 // FoldEmails returns the distinct folded e-mail values to index.

@@ -1,0 +1,90 @@
+package connector
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// What each job kind carries beyond its subject, and the constructors of
+// jobs and events every writer uses.
+
+type invitePayload struct {
+	// ReplaceGuestID is the guest of an earlier onboarding of the same user,
+	// deleted before the new invitation so that Graph does not hand it back.
+	ReplaceGuestID string `json:"replaceGuestId,omitempty"`
+}
+
+type deleteGuestPayload struct {
+	GuestID string `json:"guestId,omitempty"`
+	Email   string `json:"email,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+type seedPayload struct {
+	// Reprovision removes and re-adds the membership so that SEED sees a new
+	// provisioning request.
+	Reprovision bool `json:"reprovision,omitempty"`
+}
+
+// groupSyncPayload carries members removed by the change: the job cannot
+// learn them from the group's current state.
+type groupSyncPayload struct {
+	Removed []string `json:"removed,omitempty"`
+}
+
+// encode marshals a job payload or event data.
+func encode(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return b, nil
+}
+
+func newJob(kind JobKind, subject string, payload any, now time.Time) (Job, error) {
+	j := Job{Kind: kind, Subject: subject, RunAt: now, Created: now}
+	if payload != nil {
+		p, err := encode(payload)
+		if err != nil {
+			return Job{}, fmt.Errorf("%s job: %w", kind, err)
+		}
+		j.Payload = p
+	}
+	return j, nil
+}
+
+// plainJob is a job without payload, which cannot fail to encode.
+func plainJob(kind JobKind, subject string, now time.Time) Job {
+	return Job{Kind: kind, Subject: subject, RunAt: now, Created: now}
+}
+
+func deleteGuestJob(subject, guestID, email, reason string, now time.Time) (Job, error) {
+	return newJob(JobDeleteGuest, subject, deleteGuestPayload{GuestID: guestID, Email: email, Reason: reason}, now)
+}
+
+func newEvent(subject, typ, actor string, at time.Time, data map[string]any) (Event, error) {
+	ev := Event{Subject: subject, Type: typ, Actor: actor, At: at}
+	if data != nil {
+		d, err := encode(data)
+		if err != nil {
+			return Event{}, fmt.Errorf("%s event: %w", typ, err)
+		}
+		ev.Data = d
+	}
+	return ev, nil
+}
+
+// newID returns a time-ordered UUID (v7). The service names new users and
+// groups itself, so that the jobs and events committed with them carry their
+// subject; time order keeps keyset sweeps (AfterID) reading older users
+// first, as the stores' own ids do.
+func newID() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("new id: %w", err)
+	}
+	return id.String(), nil
+}
