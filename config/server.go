@@ -13,7 +13,7 @@ const (
 	hintTLSPair  = "set both server.tls.certFile and server.tls.keyFile (PEM files) to serve HTTPS, or neither to serve plain HTTP"
 	hintTLSFile  = "check the path, and that the user passbridge runs as may read the file"
 	hintTLSMatch = "give the certificate (PEM, the server's certificate first, then any intermediates) and the private key (PEM, unencrypted) that belong together"
-	hintPlainNet = "set server.tls.certFile and server.tls.keyFile to serve HTTPS, or put a TLS-terminating proxy in front (then listen on it only, list it in server.trustedProxies and set server.publicURL to its https:// URL), or listen on 127.0.0.1"
+	hintPlainNet = "set server.tls.certFile and server.tls.keyFile to serve HTTPS; or, behind a TLS-terminating proxy (load balancer, ingress), list the proxy in server.trustedProxies and set server.publicURL to the https:// URL clients use; or listen on 127.0.0.1"
 )
 
 // checkServerEdge validates server.tls and server.adminListen. It reads the
