@@ -50,7 +50,24 @@ type Server struct {
 	// names the client, for the failed-authentication limit. Empty: the
 	// peer address is the client.
 	TrustedProxies []string `yaml:"trustedProxies" validate:"dive,cidr"`
+	// TLS, when its two files are set, makes listen (and adminListen) serve
+	// HTTPS; empty: plain HTTP.
+	TLS TLS `yaml:"tls"`
+	// AdminListen, when set, serves /healthz, /readyz and /metrics on this
+	// address (with the same TLS settings) and no longer on listen, so that
+	// only SCIM is reachable on the SCIM port. Empty: everything on listen.
+	AdminListen string `yaml:"adminListen" validate:"omitempty,listenaddr"`
 }
+
+// TLS names the PEM files of the server's certificate (chain) and private
+// key. Both or neither; they are re-read when they change on disk.
+type TLS struct {
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+}
+
+// Enabled reports whether HTTPS is configured (both files set).
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 
 // Log configures the process logger.
 type Log struct {

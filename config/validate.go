@@ -326,6 +326,7 @@ func (c *Config) crossChecks(o validateOptions, ps *Problems) {
 	if needSeedGroup && c.Seed.GroupID == "" {
 		ps.add("seed.groupID", `is required when an agreement has requiredWhen "seed"`, hints["seed.groupID"])
 	}
+	c.checkServerEdge(ps)
 }
 
 // Warnings returns what is allowed but probably not meant: things an
@@ -348,5 +349,6 @@ func (c *Config) Warnings() []Problem {
 		add("policy.allowedDomains", "is empty, so an address at any domain that is not blocked can sign up",
 			`list the organisational domains, e.g. ["gov.sg", "*.gov.sg"]`)
 	}
+	ws = append(ws, c.serverEdgeWarnings()...)
 	return ws
 }

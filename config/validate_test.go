@@ -22,6 +22,8 @@ const (
 // validConfig returns a configuration that passes Validate(ForServe()).
 func validConfig() *Config {
 	c := Default()
+	// Loopback: a plain-HTTP listener on the network is warned about.
+	c.Server.Listen = "127.0.0.1:8080"
 	c.SCIM.Tokens = []Token{{Name: "techbiz", SHA256: HashToken("a")}, {Name: "portal", SHA256: HashToken("b")}}
 	c.Invitation.RedirectURL = "https://myapps.microsoft.com"
 	c.Policy.AllowedDomains = []string{"gov.sg", "*.gov.sg"}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,10 +161,41 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 }
 
 // handler routes SCIM, the health endpoints and /metrics, and counts every
-// request.
+// request: all on one listener (server.adminListen unset).
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", a.scim)
+	a.adminRoutes(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not found: the SCIM API is at /scim/v2", http.StatusNotFound)
+	})
+	return a.metrics.Middleware(mux)
+}
+
+// scimHandler routes SCIM only, for server.listen when server.adminListen
+// is set: /healthz, /readyz and /metrics are 404 there.
+func (a *app) scimHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/scim/", a.scim)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not found: the SCIM API is at /scim/v2", http.StatusNotFound)
+	})
+	return a.metrics.Middleware(mux)
+}
+
+// adminHandler routes the health endpoints and /metrics, for
+// server.adminListen.
+func (a *app) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	a.adminRoutes(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not found: this admin listener serves /healthz, /readyz and /metrics; SCIM is on server.listen", http.StatusNotFound)
+	})
+	return a.metrics.Middleware(mux)
+}
+
+// adminRoutes adds /metrics, /healthz and /readyz to mux.
+func (a *app) adminRoutes(mux *http.ServeMux) {
 	// Unauthenticated, like /healthz: keep it off the public internet (README).
 	mux.Handle("GET /metrics", a.metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -182,17 +214,27 @@ func (a *app) handler() http.Handler {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ready"})
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "not found: the SCIM API is at /scim/v2", http.StatusNotFound)
-	})
-	return a.metrics.Middleware(mux)
 }
 
-// serve runs the HTTP server on ln and the background loops until ctx ends,
-// then shuts down gracefully.
+// listeners are what serveOn serves.
+type listeners struct {
+	scim net.Listener
+	// admin, when set, takes /healthz, /readyz and /metrics off scim.
+	admin net.Listener
+	// tls, when set, makes both HTTPS.
+	tls *tls.Config
+}
+
+// serve runs plain HTTP with every route on ln and the background loops
+// until ctx ends, then shuts down gracefully.
 func (a *app) serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.handler(),
+	return a.serveOn(ctx, listeners{scim: ln})
+}
+
+func (a *app) newHTTPServer(h http.Handler, tc *tls.Config) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
 		ReadHeaderTimeout: a.cfg.Server.ReadHeaderTimeout.D(),
 		ReadTimeout:       a.cfg.Server.ReadTimeout.D(),
 		WriteTimeout:      a.cfg.Server.WriteTimeout.D(),
@@ -200,13 +242,43 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+}
+
+// serveOn runs the HTTP(S) servers on l and the background loops until ctx
+// ends or a server fails, then shuts both servers down gracefully (in-flight
+// requests get server.shutdownTimeout) before stopping the loops.
+func (a *app) serveOn(ctx context.Context, l listeners) error {
+	type served struct {
+		srv *http.Server
+		ln  net.Listener
+	}
+	var servers []served
+	if l.admin == nil {
+		servers = append(servers, served{a.newHTTPServer(a.handler(), l.tls), l.scim})
+	} else {
+		servers = append(servers, served{a.newHTTPServer(a.scimHandler(), l.tls), l.scim},
+			served{a.newHTTPServer(a.adminHandler(), l.tls), l.admin})
+	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	a.startBackground(bg, &wg)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	a.log.Info("serving", "addr", ln.Addr().String(), "scim", "/scim/v2")
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() {
+			if l.tls != nil {
+				// The certificate comes from TLSConfig.GetCertificate.
+				errc <- s.srv.ServeTLS(s.ln, "", "")
+				return
+			}
+			errc <- s.srv.Serve(s.ln)
+		}()
+	}
+	attrs := []any{"addr", l.scim.Addr().String(), "scim", "/scim/v2", "tls", l.tls != nil}
+	if l.admin != nil {
+		attrs = append(attrs, "adminAddr", l.admin.Addr().String())
+	}
+	a.log.Info("serving", attrs...)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -215,9 +287,22 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	a.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout.D())
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
-		err = serr
+	var swg sync.WaitGroup
+	var mu sync.Mutex
+	for _, s := range servers {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if serr := s.srv.Shutdown(sctx); serr != nil {
+				mu.Lock()
+				if err == nil || errors.Is(err, http.ErrServerClosed) {
+					err = serr
+				}
+				mu.Unlock()
+			}
+		}()
 	}
+	swg.Wait()
 	stopBG()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 
 	"github.com/passbridge/passbridge/config"
@@ -23,6 +24,15 @@ Prometheus metrics at /metrics (unauthenticated: do not expose it publicly),
 runs the outbox worker that invites users through Microsoft Graph and the
 reconciler that mirrors their onboarding back every reconcile.interval.
 Stops gracefully on SIGTERM or Ctrl-C.
+
+  server.tls.certFile, server.tls.keyFile
+        PEM certificate (chain) and private key: serve HTTPS (TLS 1.2 or
+        later) instead of plain HTTP. The pair is re-read within seconds when
+        the files change; a new pair that does not load is logged and the old
+        one kept.
+  server.adminListen
+        serve /healthz, /readyz and /metrics on this address instead (same
+        TLS settings); server.listen then answers only /scim/v2.
 
 `)
 		fs.PrintDefaults()
@@ -47,14 +57,38 @@ Stops gracefully on SIGTERM or Ctrl-C.
 		return 1
 	}
 	defer a.Close()
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	l, err := openListeners(cfg, log)
 	if err != nil {
-		log.Error("cannot listen", "addr", cfg.Server.Listen, "err", err)
+		log.Error("cannot start", "err", err)
 		return 1
 	}
-	if err := a.serve(ctx, ln); err != nil {
+	if err := a.serveOn(ctx, l); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// openListeners listens on server.listen and server.adminListen and loads
+// the TLS pair, as the configuration says.
+func openListeners(cfg *config.Config, log *slog.Logger) (listeners, error) {
+	var l listeners
+	if t := cfg.Server.TLS; t.Enabled() {
+		r, err := newCertReloader(t.CertFile, t.KeyFile, log.With("component", "tls"))
+		if err != nil {
+			return l, err
+		}
+		l.tls = serverTLSConfig(r)
+	}
+	var err error
+	if l.scim, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+		return l, fmt.Errorf("server.listen: %w", err)
+	}
+	if cfg.Server.AdminListen != "" {
+		if l.admin, err = net.Listen("tcp", cfg.Server.AdminListen); err != nil {
+			l.scim.Close()
+			return l, fmt.Errorf("server.adminListen: %w", err)
+		}
+	}
+	return l, nil
 }
