@@ -182,6 +182,9 @@ const (
 	JobOutcomeRetry  = "retry"  // transient error: queued again with backoff
 	JobOutcomeFailed = "failed" // terminal error: out of the queue, lastError set
 	JobOutcomeGaveUp = "gaveUp" // transient errors until MaxAttempts: out of the queue
+	// JobOutcomeRefused: Graph refused a deprovisioning job (terminal
+	// error); it stays queued and is retried (JobKind.Deprovisions).
+	JobOutcomeRefused = "refused"
 )
 
 // ReconcileReport says what one reconcile pass did.
