@@ -14,7 +14,11 @@ type enableHandler struct {
 
 // handle applies active=false (disable and revoke sessions) or active=true.
 // It acts on the user's current wish, so a job overtaken by a later change
-// does nothing.
+// does nothing. Only a guest Graph says does not exist (NotFound, i.e.
+// Request_ResourceNotFound; Directory_ObjectNotFound right after an
+// invitation is replication lag and Transient) counts as already gone.
+// Disabled is recorded only once Graph confirmed both the PATCH and the
+// revocation: until then SCIM does not say "disabled".
 func (h enableHandler) handle(ctx context.Context, j Job) error {
 	u, ok, err := h.getUser(ctx, j.Subject)
 	if err != nil || !ok {
@@ -46,6 +50,12 @@ func (h enableHandler) handle(ctx context.Context, j Job) error {
 		old := *cur
 		cur.Onboarding.Disabled = !h.enabled
 		cur.Onboarding.GuestGone = cur.Onboarding.GuestGone || gone
+		if !cur.Onboarding.Failed {
+			// Graph confirmed: a lastError that said the change was held
+			// up (retryDeprovision) is no longer true. A failed
+			// invitation's lastError stays.
+			cur.Onboarding.LastError = ""
+		}
 		if factsEqual(old.Onboarding, cur.Onboarding) {
 			return Change{}, errNoChange
 		}

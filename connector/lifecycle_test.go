@@ -86,8 +86,13 @@ func TestDeactivateReactivateDelete(t *testing.T) {
 	guest := e.user(u.ID).Onboarding.GuestID
 
 	e.patch(u.ID, func(u *connector.User) { u.Active = false })
-	e.wantState(u.ID, connector.StateDisabled)
+	// Issue 10: "disabled" only once Graph confirmed it (this assertion
+	// used to come before the drain, i.e. before the worker ran).
+	if got := e.user(u.ID); got.Onboarding.State != connector.StateInvited || !connector.DeprovisionPending(got) {
+		t.Errorf("before the worker ran: state %s, pending %v; want invited, pending", got.Onboarding.State, connector.DeprovisionPending(got))
+	}
 	e.drain()
+	e.wantState(u.ID, connector.StateDisabled)
 	g, _ := e.dir.guestByEmail("dan@tech.gov.sg")
 	if g.AccountEnabled || e.dir.count("revokeSessions") != 1 {
 		t.Errorf("after active=false: accountEnabled %v, revokeSessions %d", g.AccountEnabled, e.dir.count("revokeSessions"))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -141,7 +142,7 @@ func (w *Worker) process(ctx context.Context, j Job) {
 		return // shutting down: the lease brings the job back
 	}
 	if w.opts.OnJob != nil {
-		defer func() { w.opts.OnJob(j.Kind, jobOutcome(err, j.Attempts, w.opts.MaxAttempts), time.Since(start)) }()
+		defer func() { w.opts.OnJob(j.Kind, w.outcomeOf(j, err), time.Since(start)) }()
 	}
 	switch {
 	case err == nil:
@@ -149,6 +150,8 @@ func (w *Worker) process(ctx context.Context, j Job) {
 			log.WarnContext(ctx, "complete job failed", "err", cerr)
 		}
 		log.DebugContext(ctx, "job done")
+	case j.Kind.Deprovisions():
+		w.retryDeprovision(ctx, log, j, err)
 	case IsTerminal(err):
 		log.WarnContext(ctx, "job failed", "err", err)
 		w.fail(ctx, j, err, false)
@@ -188,11 +191,15 @@ func jobOutcome(err error, attempts, maxAttempts int) string {
 // backoff is base·2^(attempt-1), capped, with equal jitter so that jobs
 // failing together do not retry together; Graph's Retry-After wins when longer.
 func (w *Worker) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	return w.backoffCapped(attempt, retryAfter, w.opts.BackoffMax)
+}
+
+func (w *Worker) backoffCapped(attempt int, retryAfter, ceiling time.Duration) time.Duration {
 	d := w.opts.BackoffBase
-	for i := 1; i < attempt && d < w.opts.BackoffMax; i++ {
+	for i := 1; i < attempt && d < ceiling; i++ {
 		d *= 2
 	}
-	d = min(d, w.opts.BackoffMax)
+	d = min(d, ceiling)
 	w.mu.Lock()
 	j := time.Duration(w.rng.Int64N(int64(d/2) + 1))
 	w.mu.Unlock()
@@ -310,4 +317,102 @@ func updateUser(ctx context.Context, st UserStore, id string, fn func(u *User) (
 		return false, err
 	}
 	return true, nil
+}
+
+// Deprovisioning is never dropped (ARCHITECTURE.md, "Authority"): the
+// policy below is the only place that says how the worker treats a job that
+// takes access away. Keep it apart from the claim and lease code.
+
+// DeprovisionBackoffMax caps the wait between two attempts of a
+// deprovisioning job (WorkerOptions.BackoffMax applies when lower), so that a
+// disable Graph refused for hours is tried again within minutes once Graph
+// accepts it. No configuration key: the longer an account that should be
+// closed stays open, the worse, whatever the operator would choose.
+const DeprovisionBackoffMax = 15 * time.Minute
+
+// deprovisioningKinds are the job kinds that take access away: they retry
+// until Graph confirms, whatever WorkerOptions.MaxAttempts says, and are
+// counted by /metrics while queued. A new kind that removes access (a group
+// member removal of its own) is added here.
+var deprovisioningKinds = []JobKind{JobDisable, JobDeleteGuest}
+
+// Deprovisions reports whether jobs of kind k take access away (disable and
+// revoke sessions, delete the guest, remove a membership): they are never
+// given up.
+func (k JobKind) Deprovisions() bool { return slices.Contains(deprovisioningKinds, k) }
+
+// DeprovisioningKinds returns the job kinds for which Deprovisions is true
+// (a new slice each call).
+func DeprovisioningKinds() []JobKind { return slices.Clone(deprovisioningKinds) }
+
+// outcomeOf names what process does with an attempt of j that returned err.
+func (w *Worker) outcomeOf(j Job, err error) string {
+	if err == nil || !j.Kind.Deprovisions() {
+		return jobOutcome(err, j.Attempts, w.opts.MaxAttempts)
+	}
+	if IsTerminal(err) {
+		return JobOutcomeRefused
+	}
+	return JobOutcomeRetry
+}
+
+// retryDeprovision queues a deprovisioning job that did not succeed again,
+// with the backoff capped at DeprovisionBackoffMax. A refusal (a terminal
+// error: a missing permission, a guest Graph will not change) is not given up
+// either, since giving up leaves a person able to sign in: it is logged at
+// error level, counted (outcome JobOutcomeRefused) and written to the user's
+// lastError; so is a transient failure that outlasted MaxAttempts. The
+// attempt that finally succeeds clears it.
+func (w *Worker) retryDeprovision(ctx context.Context, log *slog.Logger, j Job, err error) {
+	ceiling := min(w.opts.BackoffMax, DeprovisionBackoffMax)
+	delay := w.backoffCapped(j.Attempts, RetryAfterOf(err), ceiling)
+	refused, overdue := IsTerminal(err), j.Attempts >= w.opts.MaxAttempts
+	msg := err.Error()
+	switch {
+	case refused:
+		msg = readable(j.Kind, err, false, j.Attempts) + "; still retrying"
+		log.ErrorContext(ctx, "deprovisioning refused: retrying until Graph accepts", "in", delay, "err", err)
+	case overdue:
+		msg = readable(j.Kind, err, true, j.Attempts) + "; still retrying"
+		lvl := slog.LevelWarn
+		if j.Attempts == w.opts.MaxAttempts {
+			lvl = slog.LevelError // once, when it would have been given up
+		}
+		log.Log(ctx, lvl, "deprovisioning not done: retrying until Graph accepts", "in", delay, "err", err)
+	default:
+		log.InfoContext(ctx, "job retry", "in", delay, "err", err)
+	}
+	if refused || overdue {
+		w.noteDeprovisionTrouble(ctx, j, msg)
+	}
+	if rerr := w.store.RetryJob(ctx, j.ID, w.opts.Owner, w.clock.Now().Add(delay), msg); rerr != nil {
+		log.WarnContext(ctx, "retry job failed", "err", rerr)
+	}
+}
+
+// noteDeprovisionTrouble tells the user (lastError, one event) that its
+// deprovisioning is held up; nothing is written when it already says so.
+func (w *Worker) noteDeprovisionTrouble(ctx context.Context, j Job, msg string) {
+	_, err := updateUser(ctx, w.store, j.Subject, func(u *User) (Change, error) {
+		if u.Onboarding.LastError == msg {
+			return Change{}, errNoChange
+		}
+		old := *u
+		now := w.clock.Now()
+		u.Onboarding.LastError = msg
+		ch, err := finish(old, u, actorWorker, now, w.dom)
+		if err != nil {
+			return Change{}, err
+		}
+		ev, err := newEvent(u.ID, "deprovisioning.delayed", actorWorker, now,
+			map[string]any{"job": j.ID, "kind": j.Kind, "attempts": j.Attempts, "error": msg})
+		if err != nil {
+			return Change{}, err
+		}
+		ch.Events = append(ch.Events, ev)
+		return ch, nil
+	})
+	if err != nil {
+		w.log.WarnContext(ctx, "record deprovisioning trouble failed", "job", j.ID, "err", err)
+	}
 }

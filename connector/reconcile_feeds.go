@@ -14,6 +14,7 @@ import (
 // link. A failed read makes this pass sweep instead.
 func (r *Reconciler) readDelta(ctx context.Context, p *pass) (next string, changed bool) {
 	p.changes = map[string]Guest{}
+	p.enabled = map[string]bool{}
 	if r.opts.DisableDelta {
 		return "", false
 	}
@@ -37,6 +38,9 @@ func (r *Reconciler) readDelta(ctx context.Context, p *pass) (next string, chang
 	for _, g := range guests {
 		if g.Removed || strings.EqualFold(g.ExternalUserState, "Accepted") {
 			p.changes[g.ID] = g
+		}
+		if g.AccountEnabled && !g.Removed {
+			p.enabled[g.ID] = true // checked against users SCIM says are disabled
 		}
 	}
 	return next, next != "" && next != link

@@ -91,6 +91,7 @@ type pass struct {
 	sweep       bool
 	changes     map[string]Guest                 // guest id → delta entry (accepted or removed)
 	acceptances map[string][]AgreementAcceptance // guest id → acceptances seen in the audit log
+	enabled     map[string]bool                  // guest ids the delta feed says are accountEnabled
 	rep         *ReconcileReport
 	errs        []error
 	// lost: observations may not have been recorded (a user write or a
@@ -136,8 +137,9 @@ func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 	rep.Swept = p.sweep
 
 	// TODO(engine): disabled users past their validity are not terminated
-	// (they are not swept), and our own disable/delete are not verified on
-	// the next pass yet; neither are the lifecycle reminders (day 23 …).
+	// (they are not swept), and our own deletions are not verified on the
+	// next pass yet (disables are: verifyDisabled); neither are the
+	// lifecycle reminders (day 23 …).
 	filter := Or(Eq(AttrOnboardingState, string(StateInvited)), Eq(AttrOnboardingState, string(StateRedeemed)),
 		Eq(AttrOnboardingState, string(StateMFARegistered)), Eq(AttrOnboardingState, string(StateOnboarded)))
 	after := ""
@@ -172,6 +174,10 @@ func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 		if len(page.Items) < r.opts.BatchSize || ctx.Err() != nil {
 			break
 		}
+	}
+
+	if !p.lost {
+		r.verifyDisabled(ctx, p)
 	}
 
 	// Cursors move only after the users they cover were written: a pass

@@ -24,10 +24,15 @@ const (
 // accepted agreement or a registered MFA method can only come from a guest
 // who redeemed. An onboarding that was never completed expires at ExpiresAt
 // even before the guest is deleted (ExpiredAt records the termination).
+//
+// active=false is "disabled" only once nobody can sign in with the guest:
+// the worker recorded Graph's confirmation (Disabled), the guest is gone, or
+// there never was one. Until then the state stays what the other facts say
+// and DeprovisionPending reports the pending disable.
 func Derive(u User, now time.Time, agreements []Agreement) State {
 	o := u.Onboarding
 	switch {
-	case !u.Active:
+	case !u.Active && (o.Disabled || o.GuestGone || o.GuestID == ""):
 		return StateDisabled
 	case o.Failed:
 		return StateFailed
@@ -50,6 +55,15 @@ func Derive(u User, now time.Time, agreements []Agreement) State {
 		return StateRedeemed
 	}
 	return StateInvited
+}
+
+// DeprovisionPending reports whether active=false is not yet in effect in
+// the tenant: the user has a guest that Graph has not confirmed disabled.
+// The worker's disable job closes it (it is never given up). A queued
+// deletion of a terminated onboarding is counted by /metrics, not here.
+func DeprovisionPending(u User) bool {
+	o := u.Onboarding
+	return !u.Active && o.GuestID != "" && !o.GuestGone && !o.Disabled
 }
 
 // deadlinePassed reports whether an onboarding never completed is past its

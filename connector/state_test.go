@@ -69,10 +69,15 @@ func TestDerive(t *testing.T) {
 		"onboarded, seed later, past validity": {active: true, o: with(func(o *connector.Onboarding) {
 			o.MFARegisteredAt, o.Agreements, o.OnboardedAt, o.Seed.ProvisionedAt = p(day), acc("Privacy Policy", "Terms of Use"), p(day), p(35*day)
 		}), now: 40 * day, want: connector.StateMFARegistered},
-		"disabled":          {active: false, o: invited, now: day, want: connector.StateDisabled},
-		"disabled pending":  {active: false, o: connector.Onboarding{}, want: connector.StateDisabled},
-		"failed":            {active: true, o: connector.Onboarding{Failed: true, LastError: "x"}, want: connector.StateFailed},
-		"failed beats time": {active: true, o: with(func(o *connector.Onboarding) { o.Failed = true }), now: 40 * day, want: connector.StateFailed},
+		// Was {active: false, o: invited}: "disabled" before Graph confirmed
+		// it, the defect of issue 10. Disabled is the worker's record of the
+		// confirmation; without it the state stays what it was.
+		"disabled":             {active: false, o: with(func(o *connector.Onboarding) { o.Disabled = true }), now: day, want: connector.StateDisabled},
+		"disable unconfirmed":  {active: false, o: invited, now: day, want: connector.StateInvited},
+		"disabled, guest gone": {active: false, o: with(func(o *connector.Onboarding) { o.GuestGone = true }), now: day, want: connector.StateDisabled},
+		"disabled pending":     {active: false, o: connector.Onboarding{}, want: connector.StateDisabled},
+		"failed":               {active: true, o: connector.Onboarding{Failed: true, LastError: "x"}, want: connector.StateFailed},
+		"failed beats time":    {active: true, o: with(func(o *connector.Onboarding) { o.Failed = true }), now: 40 * day, want: connector.StateFailed},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -86,6 +86,11 @@ type JobStore interface {
 	FailJob(ctx context.Context, id int64, owner string, lastError string) error
 	// JobStats reports the queue depth and the oldest queued job's RunAt.
 	JobStats(ctx context.Context) (depth int, oldest time.Time, err error)
+	// JobKindStats reports how many queued jobs (claimed ones included, failed
+	// ones not) are of one of kinds and the oldest one's Created (zero when
+	// there is none): /metrics' pending deprovisionings. It is an indexed
+	// read (jobs_kind).
+	JobKindStats(ctx context.Context, kinds []JobKind) (n int, oldestCreated time.Time, err error)
 }
 
 // EventStore reads the append-only event log (events are written through

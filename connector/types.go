@@ -182,6 +182,9 @@ const (
 	JobOutcomeRetry  = "retry"  // transient error: queued again with backoff
 	JobOutcomeFailed = "failed" // terminal error: out of the queue, lastError set
 	JobOutcomeGaveUp = "gaveUp" // transient errors until MaxAttempts: out of the queue
+	// JobOutcomeRefused: Graph refused a deprovisioning job (terminal
+	// error); it stays queued and is retried (JobKind.Deprovisions).
+	JobOutcomeRefused = "refused"
 )
 
 // ReconcileReport says what one reconcile pass did.
@@ -195,6 +198,9 @@ type ReconcileReport struct {
 	UsersChanged  int // users whose facts changed (one write each)
 	FactsChanged  int // fact events written
 	Expired       int // onboardings terminated
+	// DriftRepaired counts guests found enabled in the tenant while SCIM
+	// says active:false; a disable job was queued for each.
+	DriftRepaired int
 	// GraphCalls counts Directory calls by kind (CallGetGuests …); one
 	// bulk call may be several HTTP requests ($batch of 20).
 	GraphCalls map[string]int

@@ -301,9 +301,12 @@ func isForbidden(err error) bool {
 	return errors.As(err, &de) && de.Status == http.StatusForbidden
 }
 
+// isNotFound reports whether err says the object does not exist: class
+// NotFound, not merely HTTP 404 (Directory_ObjectNotFound right after an
+// invitation is replication lag, Transient).
 func isNotFound(err error) bool {
 	var de *connector.DirectoryError
-	return errors.As(err, &de) && de.Status == http.StatusNotFound
+	return errors.As(err, &de) && de.Class == connector.NotFound
 }
 
 // CreateGroup creates a security group (not mail-enabled) and returns its

@@ -54,6 +54,11 @@ const (
 	opRemoveMember   = "removeGroupMember"
 )
 
+// accessWrites are the writes whose NotFound means "already done" to the
+// caller (the guest or membership is gone): only Request_ResourceNotFound
+// may say so.
+var accessWrites = map[string]bool{opSetEnabled: true, opRevokeSessions: true, opDeleteUser: true, opRemoveMember: true}
+
 var opPermission = map[string]string{
 	opInvite: PermInvite, opFindGuest: PermUsers, opGetGuests: PermUsers, opGuestChanges: PermUsers,
 	opAuthMethods: PermAuthMethods, opAuditEvents: PermAuditLog, opSetEnabled: PermUsers,
@@ -88,7 +93,9 @@ type httpFailure struct {
 //
 // 429, 5xx, timeouts and transport errors are Transient; a 404 with
 // Directory_ObjectNotFound (seen for a short while after an invitation) is
-// Transient too, any other 404 NotFound. 401 and credential failures are
+// Transient too, and so is a 404 to a write that takes access away
+// (accessWrites) unless its code is Request_ResourceNotFound; any other 404
+// is NotFound. 401 and credential failures are
 // Transient (tenant configuration, not the user's fault); 400, 403 and the
 // rest of 4xx are Permanent, 403 naming the permission the operation needs.
 func (c *Client) classify(op string, err error) *connector.DirectoryError {
@@ -140,6 +147,11 @@ func (c *Client) fromHTTP(op string, f httpFailure) *connector.DirectoryError {
 	case f.status == http.StatusTooManyRequests || f.status >= 500 || f.status == http.StatusRequestTimeout || f.status == http.StatusUnauthorized:
 		de.Class = connector.Transient
 	case f.status == http.StatusNotFound && f.code == codeObjectNotFound:
+		de.Class = connector.Transient
+	case f.status == http.StatusNotFound && accessWrites[op] && f.code != codeResourceNotFound:
+		// A write that takes access away treats the object as already gone
+		// only on Graph's documented answer: any other 404 (a proxy, a code
+		// not seen before) is retried, or a disable would be dropped.
 		de.Class = connector.Transient
 	case f.status == http.StatusNotFound:
 		de.Class = connector.NotFound

@@ -253,6 +253,13 @@ func (s *fakeStore) JobStats(ctx context.Context) (int, time.Time, error) {
 	return s.depth, s.oldest, nil
 }
 
+func (s *fakeStore) JobKindStats(ctx context.Context, kinds []connector.JobKind) (int, time.Time, error) {
+	if s.fail.Load() {
+		return 0, time.Time{}, errors.New("database down")
+	}
+	return 0, time.Time{}, nil
+}
+
 func (s *fakeStore) ListUsers(ctx context.Context, q connector.Query) (connector.Page[connector.User], error) {
 	s.userReads.Add(1)
 	if s.fail.Load() {

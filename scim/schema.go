@@ -68,6 +68,11 @@ func techPassSchema() schema.Schema {
 			readOnlyTime("seedDueAt", "When SEED provisioning is due (business days)."),
 			readOnlyString("guestId", "The object id of the guest user in Microsoft Entra ID."),
 			readOnlyString("lastError", "Why onboarding failed, when it did."),
+			schema.SimpleCoreAttribute(schema.SimpleBooleanParams(schema.BooleanParams{
+				Name: "deprovisionPending", Description: optional.NewString("Present and true while active=false is not yet confirmed by Microsoft Graph: " +
+					"the guest may still sign in, onboardingState is not yet disabled, and passbridge keeps retrying (lastError says why it is held up)."),
+				Mutability: schema.AttributeMutabilityReadOnly(),
+			})),
 		},
 	}
 }

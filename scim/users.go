@@ -181,6 +181,9 @@ func userResource(u connector.User) escim.Resource {
 	set("seedDueAt", timeAttr(o.Seed.DueAt))
 	set("guestId", o.GuestID)
 	set("lastError", o.LastError)
+	if connector.DeprovisionPending(u) {
+		tp["deprovisionPending"] = true
+	}
 	d[URNTechPass] = tp
 	return escim.Resource{
 		ID:         u.ID,

@@ -142,6 +142,31 @@ func (s *Store) JobStats(ctx context.Context) (int, time.Time, error) {
 	return depth, utc(*oldest), nil
 }
 
+// JobKindStats reports the number of queued jobs of the given kinds and the
+// oldest one's creation time; zero when there is none.
+func (s *Store) JobKindStats(ctx context.Context, kinds []connector.JobKind) (int, time.Time, error) {
+	if len(kinds) == 0 {
+		return 0, time.Time{}, nil
+	}
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	var (
+		n      int
+		oldest *time.Time
+	)
+	err := s.pool.QueryRow(ctx, `SELECT count(*), min(created) FROM jobs
+		WHERE state = 'queued' AND kind = ANY($1)`, names).Scan(&n, &oldest)
+	if err != nil {
+		return 0, time.Time{}, wrap("job kind stats", err)
+	}
+	if oldest == nil {
+		return n, time.Time{}, nil
+	}
+	return n, utc(*oldest), nil
+}
+
 // ListEvents returns the events after afterID, oldest first, for one
 // subject ("" for all); limit <= 0 means no limit.
 func (s *Store) ListEvents(ctx context.Context, subject string, afterID int64, limit int) ([]connector.Event, error) {

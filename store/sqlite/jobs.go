@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/passbridge/passbridge/connector"
@@ -110,6 +111,33 @@ func (s *Store) JobStats(ctx context.Context) (int, time.Time, error) {
 		return depth, time.Time{}, nil
 	}
 	return depth, dec(oldest.Int64), nil
+}
+
+// JobKindStats reports the number of queued jobs of the given kinds and the
+// oldest one's creation time; zero when there is none.
+func (s *Store) JobKindStats(ctx context.Context, kinds []connector.JobKind) (int, time.Time, error) {
+	if len(kinds) == 0 {
+		return 0, time.Time{}, nil
+	}
+	args := make([]any, len(kinds))
+	for i, k := range kinds {
+		args[i] = string(k)
+	}
+	var (
+		n      int
+		oldest sql.NullInt64
+	)
+	// INDEXED BY: without statistics SQLite would scan every queued job
+	// through jobs_claim.
+	q := `SELECT COUNT(*), MIN(created) FROM jobs INDEXED BY jobs_kind WHERE state = 'queued' AND kind IN (?` +
+		strings.Repeat(", ?", len(kinds)-1) + `)`
+	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&n, &oldest); err != nil {
+		return 0, time.Time{}, wrap("job kind stats", err)
+	}
+	if !oldest.Valid {
+		return n, time.Time{}, nil
+	}
+	return n, dec(oldest.Int64), nil
 }
 
 // ListEvents returns the events after afterID, oldest first, for one

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"Job/ClaimLifecycle", testJobClaim},
 		{"Job/OwnerOnly", testJobOwnerOnly},
 		{"Job/Stats", testJobStats},
+		{"Job/KindStats", testJobKindStats},
 		{"Job/ClaimContention", testClaimContention},
 		{"Job/OneAtATimePerSubject", testJobSubjectOrder},
 		{"Event/List", testEvents},
