@@ -101,9 +101,12 @@ func TestMetricsEndToEnd(t *testing.T) {
 		t.Fatalf("filter: %d", st)
 	}
 
-	sc := waitMetrics(t, url, "successful reconcile pass", func(sc scrape) bool {
+	// The invitation's state is committed before its job is marked done, so
+	// wait for the worker to have finished too, not only for a pass.
+	sc := waitMetrics(t, url, "successful reconcile pass and finished invitation job", func(sc scrape) bool {
 		v, _ := sc.value(`passbridge_reconcile_passes_total{result="ok"}`)
-		return v >= 1
+		done, _ := sc.value(`passbridge_worker_jobs_total{kind="invite",outcome="done"}`)
+		return v >= 1 && done >= 1
 	})
 
 	// Users by state, read from the database at scrape time.
