@@ -56,12 +56,14 @@ func NewWorker(store Store, dir Directory, opts Options) *Worker {
 	return &Worker{
 		store: store, dom: opts, opts: opts.Worker, clock: env.clock, log: env.log,
 		handlers: map[JobKind]jobHandler{
-			JobInvite:        inviteHandler{env, dir},
-			JobDisable:       enableHandler{env, dir, false},
-			JobEnable:        enableHandler{env, dir, true},
-			JobDeleteGuest:   deleteGuestHandler{env, dir},
-			JobSeedProvision: seedHandler{env, dir},
-			JobGroupSync:     groupSyncHandler{env, dir},
+			JobInvite:            inviteHandler{env, dir},
+			JobDisable:           enableHandler{env, dir, false},
+			JobEnable:            enableHandler{env, dir, true},
+			JobDeleteGuest:       deleteGuestHandler{env, dir},
+			JobSeedProvision:     seedHandler{env, dir},
+			JobGroupSync:         groupSyncHandler{env, dir},
+			JobGroupRemoveMember: groupRemoveHandler{env, dir},
+			JobGroupDelete:       groupDeleteHandler{env, dir},
 		},
 		rng: rand.New(rand.NewPCG(uint64(opts.Worker.JitterSeed), 0x9e3779b97f4a7c15)),
 	}
@@ -203,7 +205,7 @@ func (w *Worker) backoff(attempt int, retryAfter time.Duration) time.Duration {
 // fail moves the job out of the queue and tells the user why.
 func (w *Worker) fail(ctx context.Context, j Job, cause error, gaveUp bool) {
 	msg := readable(j.Kind, cause, gaveUp, j.Attempts)
-	if j.Kind != JobGroupSync && j.Kind != JobDeleteGuest {
+	if j.Kind != JobGroupSync && j.Kind != JobDeleteGuest && j.Kind != JobGroupRemoveMember && j.Kind != JobGroupDelete {
 		_, err := updateUser(ctx, w.store, j.Subject, func(u *User) (Change, error) {
 			old := *u
 			now := w.clock.Now()
@@ -240,6 +242,7 @@ func readable(kind JobKind, err error, gaveUp bool, attempts int) string {
 	what := map[JobKind]string{
 		JobInvite: "invitation", JobDisable: "disabling the guest", JobEnable: "enabling the guest",
 		JobDeleteGuest: "deleting the guest", JobSeedProvision: "SEED provisioning", JobGroupSync: "group sync",
+		JobGroupRemoveMember: "removing a group member", JobGroupDelete: "deleting the group",
 	}[kind]
 	if what == "" {
 		what = string(kind)

@@ -36,6 +36,9 @@ const (
 	PermAuditLog    = "AuditLog.Read.All"
 	PermMembers     = "GroupMember.ReadWrite.All"
 	PermGroupCreate = "Group.Create"
+	// PermGroupDelete is needed only to delete, on DELETE /Groups, the
+	// groups passbridge created (Graph's least privileged for it).
+	PermGroupDelete = "Group.ReadWrite.All"
 )
 
 // Operation names used in DirectoryError.Op.
@@ -52,13 +55,14 @@ const (
 	opCreateGroup    = "createGroup"
 	opAddMember      = "addGroupMember"
 	opRemoveMember   = "removeGroupMember"
+	opDeleteGroup    = "deleteGroup"
 )
 
 var opPermission = map[string]string{
 	opInvite: PermInvite, opFindGuest: PermUsers, opGetGuests: PermUsers, opGuestChanges: PermUsers,
 	opAuthMethods: PermAuthMethods, opAuditEvents: PermAuditLog, opSetEnabled: PermUsers,
 	opRevokeSessions: PermUsers, opDeleteUser: PermUsers, opCreateGroup: PermGroupCreate,
-	opAddMember: PermMembers, opRemoveMember: PermMembers,
+	opAddMember: PermMembers, opRemoveMember: PermMembers, opDeleteGroup: PermGroupDelete,
 }
 
 // errStatus is the safe cause kept in DirectoryError.Err for HTTP errors:
