@@ -53,20 +53,21 @@ const actorWorker = "worker"
 func NewWorker(store Store, dir Directory, opts Options) *Worker {
 	opts = opts.withDefaults()
 	env := jobEnv{store: store, opts: opts, clock: opts.Clock, log: opts.Logger.With("component", "worker")}
-	return &Worker{
+	w := &Worker{
 		store: store, dom: opts, opts: opts.Worker, clock: env.clock, log: env.log,
 		handlers: map[JobKind]jobHandler{
-			JobInvite:            inviteHandler{env, dir},
-			JobDisable:           enableHandler{env, dir, false},
-			JobEnable:            enableHandler{env, dir, true},
-			JobDeleteGuest:       deleteGuestHandler{env, dir},
-			JobSeedProvision:     seedHandler{env, dir},
-			JobGroupSync:         groupSyncHandler{env, dir},
-			JobGroupRemoveMember: groupRemoveHandler{env, dir},
-			JobGroupDelete:       groupDeleteHandler{env, dir},
+			JobInvite:        inviteHandler{env, dir},
+			JobDisable:       enableHandler{env, dir, false},
+			JobEnable:        enableHandler{env, dir, true},
+			JobDeleteGuest:   deleteGuestHandler{env, dir},
+			JobSeedProvision: seedHandler{env, dir},
+			JobGroupSync:     groupSyncHandler{env, dir},
 		},
 		rng: rand.New(rand.NewPCG(uint64(opts.Worker.JitterSeed), 0x9e3779b97f4a7c15)),
 	}
+	w.handlers[JobGroupRemoveMember] = groupRemoveHandler{env, dir}
+	w.handlers[JobGroupDelete] = groupDeleteHandler{env, dir}
+	return w
 }
 
 // Owner returns the lease owner id of this worker.
