@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -206,10 +207,65 @@ func (s Seed) HolidayDates() ([]time.Time, error) {
 	return out, nil
 }
 
-// Groups maps SCIM groups to existing Entra groups.
+// Groups says which Entra group a SCIM group is mirrored to.
 type Groups struct {
-	// Map is SCIM displayName → Entra group id; unmapped groups are created.
+	// Map is SCIM displayName → Entra group id. An entry is the id, or
+	// {id, clients} to name the SCIM clients (scim.tokens names) allowed to
+	// use the group; its clients land in Clients, so that Map keeps its
+	// form (and PASSBRIDGE_GROUPS_MAP its key=value pairs).
 	Map map[string]string `yaml:"map" validate:"dive,keys,required,endkeys,guid"`
+	// Clients are, per Map key written as {id, clients}, the clients allowed
+	// to use it; a key without clients may be used by every client. Set by
+	// the loader from groups.map, it has no key of its own.
+	Clients map[string][]string `yaml:"-"`
+	// Create says whether a SCIM group groups.map does not map creates an
+	// Entra group [true]; false refuses it (SCIM 400 naming displayName).
+	Create bool `yaml:"create"`
+}
+
+// groupMapEntry is the {id, clients} form of a groups.map entry.
+type groupMapEntry struct {
+	ID      string   `yaml:"id"`
+	Clients []string `yaml:"clients"`
+}
+
+// rewriteNode takes the {id, clients} entries of groups.map apart: their
+// clients go to Clients (problems reported under groups.map[name].…) and
+// the id stays in the map's place, which then decodes as the plain form.
+func (g *Groups) rewriteNode(n *yaml.Node, key string, ps *Problems) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return n
+	}
+	out := *n
+	out.Content = append([]*yaml.Node(nil), n.Content...)
+	for i := 0; i+1 < len(out.Content); i += 2 {
+		mn := out.Content[i+1]
+		for mn.Kind == yaml.AliasNode && mn.Alias != nil {
+			mn = mn.Alias
+		}
+		if out.Content[i].Value != "map" || mn.Kind != yaml.MappingNode {
+			continue
+		}
+		m := *mn
+		m.Content = append([]*yaml.Node(nil), mn.Content...)
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			kn, vn := m.Content[j], m.Content[j+1]
+			if vn.Kind != yaml.MappingNode {
+				continue
+			}
+			var e groupMapEntry
+			decodeNode(vn, reflect.ValueOf(&e).Elem(), fmt.Sprintf("%s.map[%s]", key, kn.Value), ps)
+			if len(e.Clients) > 0 {
+				if g.Clients == nil {
+					g.Clients = map[string][]string{}
+				}
+				g.Clients[kn.Value] = e.Clients
+			}
+			m.Content[j+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: e.ID, Line: vn.Line, Column: vn.Column}
+		}
+		out.Content[i+1] = &m
+	}
+	return &out
 }
 
 // Reconcile paces the reconciler.
@@ -250,6 +306,7 @@ func Default() *Config {
 		Policy:     Policy{BlockedMailboxTypes: connector.DefaultBlockedMailboxTypes()},
 		Seed: Seed{DueBusinessDays: connector.DefaultSeedDueBusinessDays, Validity: Duration(connector.DefaultSeedValidity),
 			TimeZone: connector.DefaultSeedTimeZone},
+		Groups: Groups{Create: true},
 		Reconcile: Reconcile{Interval: Duration(connector.DefaultReconcileInterval), Lease: Duration(connector.DefaultReconcileLease),
 			BatchSize: connector.DefaultReconcileBatchSize},
 		Worker: Worker{Concurrency: connector.DefaultWorkerConcurrency, Lease: Duration(connector.DefaultWorkerLease),

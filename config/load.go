@@ -189,11 +189,23 @@ func describeNode(n *yaml.Node, hide bool) string {
 	return "document"
 }
 
+// nodeRewriter is a section that accepts a richer form of one of its keys
+// than the key's Go type (groups.map entries as {id, clients}): it rewrites
+// its node into the plain form before decoding, keeping what it took out.
+type nodeRewriter interface {
+	rewriteNode(n *yaml.Node, key string, ps *Problems) *yaml.Node
+}
+
 // decodeNode decodes n into v, reporting unknown keys and values of the
 // wrong type with their key path instead of stopping at the first.
 func decodeNode(n *yaml.Node, v reflect.Value, key string, ps *Problems) {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
+	}
+	if v.CanAddr() && v.Addr().CanInterface() {
+		if r, ok := v.Addr().Interface().(nodeRewriter); ok {
+			n = r.rewriteNode(n, key, ps)
+		}
 	}
 	isNull := n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 	hide := secretKey(key)

@@ -37,6 +37,12 @@ func (c Config) Redacted() Config {
 			out.Groups.Map[k] = v
 		}
 	}
+	if c.Groups.Clients != nil {
+		out.Groups.Clients = make(map[string][]string, len(c.Groups.Clients))
+		for k, v := range c.Groups.Clients {
+			out.Groups.Clients[k] = append([]string(nil), v...)
+		}
+	}
 	return out
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -327,6 +328,26 @@ func (c *Config) crossChecks(o validateOptions, ps *Problems) {
 		ps.add("seed.groupID", `is required when an agreement has requiredWhen "seed"`, hints["seed.groupID"])
 	}
 	c.checkServerEdge(ps)
+
+	// groups.map[name].clients name SCIM clients: scim.tokens names.
+	tokens := map[string]bool{}
+	for _, t := range c.SCIM.Tokens {
+		tokens[t.Name] = true
+	}
+	groupNames := make([]string, 0, len(c.Groups.Clients))
+	for name := range c.Groups.Clients {
+		groupNames = append(groupNames, name)
+	}
+	sort.Strings(groupNames)
+	for _, name := range groupNames {
+		for i, client := range c.Groups.Clients[name] {
+			if !tokens[client] {
+				ps.add(fmt.Sprintf("groups.map[%s].clients[%d]", name, i),
+					fmt.Sprintf("%q is not the name of a scim.tokens entry", client),
+					"name the SCIM clients (scim.tokens[].name) allowed to use this group")
+			}
+		}
+	}
 }
 
 // Warnings returns what is allowed but probably not meant: things an

@@ -213,7 +213,10 @@ func onDelete(now time.Time, actor string, u User) (Change, error) {
 	return ch, nil
 }
 
-// onGroupChange queues the mirroring of a created or changed group.
+// onGroupChange queues the mirroring of a created or changed group: one
+// groupRemoveMember job per member removed, then the groupSync job that adds
+// the members. Jobs of one subject run oldest first, so the removals run
+// before the adds, each on its own.
 func onGroupChange(now time.Time, actor string, old, g *Group) (Change, error) {
 	typ := "group.updated"
 	if old == nil {
@@ -226,33 +229,67 @@ func onGroupChange(now time.Time, actor string, old, g *Group) (Change, error) {
 			g.ID = id
 		}
 	}
-	var removed []string
+	var (
+		removed []string
+		jobs    []Job
+	)
 	if old != nil {
 		for _, m := range old.Members {
 			if !containsString(g.Members, m) {
 				removed = append(removed, m)
+				j, err := newJob(JobGroupRemoveMember, g.ID, groupRemoveMemberPayload{EntraID: old.EntraID, UserID: m}, now)
+				if err != nil {
+					return Change{}, err
+				}
+				jobs = append(jobs, j)
 			}
 		}
 	}
-	j, err := newJob(JobGroupSync, g.ID, groupSyncPayload{Removed: removed}, now)
+	j, err := newJob(JobGroupSync, g.ID, groupSyncPayload{Client: actor}, now)
 	if err != nil {
 		return Change{}, err
 	}
+	jobs = append(jobs, j)
 	ev, err := newEvent(g.ID, typ, actor, now, map[string]any{"members": len(g.Members), "removed": removed})
 	if err != nil {
 		return Change{}, err
 	}
-	return Change{Jobs: []Job{j}, Events: []Event{ev}}, nil
+	return Change{Jobs: jobs, Events: []Event{ev}}, nil
 }
 
-func onGroupDelete(now time.Time, actor string, g Group) (Change, error) {
-	// TODO(engine): delete (or empty) a group passbridge created in Entra;
-	// a mapped group belongs to someone else and is left alone.
-	ev, err := newEvent(g.ID, "group.deleted", actor, now, map[string]any{"entraId": g.EntraID})
+// onGroupDelete queues what a deleted group leaves to do in the tenant: the
+// deletion of the Entra group passbridge created, or, for a mapped group
+// (someone else's), the removal of passbridge's guests only, each its own
+// job. guests are the members' guest ids as read before the delete; the
+// jobs carry them, and the Entra id, since the group's row is gone.
+func onGroupDelete(now time.Time, actor string, g Group, guests map[string]string) (Change, error) {
+	var jobs []Job
+	switch {
+	case g.EntraID == "":
+		// Not mirrored: a sync job in flight deletes what it creates
+		// (groupSyncHandler.mirror).
+	case g.EntraOrigin == GroupCreated:
+		j, err := newJob(JobGroupDelete, g.ID, groupDeletePayload{EntraID: g.EntraID}, now)
+		if err != nil {
+			return Change{}, err
+		}
+		jobs = append(jobs, j)
+	default:
+		for _, m := range g.Members {
+			j, err := newJob(JobGroupRemoveMember, g.ID, groupRemoveMemberPayload{
+				EntraID: g.EntraID, UserID: m, GuestID: guests[m], GroupDeleted: true}, now)
+			if err != nil {
+				return Change{}, err
+			}
+			jobs = append(jobs, j)
+		}
+	}
+	ev, err := newEvent(g.ID, "group.deleted", actor, now, map[string]any{
+		"entraId": g.EntraID, "origin": g.EntraOrigin, "members": len(g.Members), "jobs": len(jobs)})
 	if err != nil {
 		return Change{}, err
 	}
-	return Change{Events: []Event{ev}}, nil
+	return Change{Jobs: jobs, Events: []Event{ev}}, nil
 }
 
 func containsString(ss []string, s string) bool {

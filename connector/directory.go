@@ -70,6 +70,9 @@ type GroupMemberWriter interface {
 type GroupWriter interface {
 	// CreateGroup creates a security group and returns its id.
 	CreateGroup(ctx context.Context, displayName, mailNickname string) (string, error)
+	// DeleteGroup deletes a group (passbridge deletes only groups it
+	// created); a group already gone is not an error.
+	DeleteGroup(ctx context.Context, groupID string) error
 	GroupMemberWriter
 }
 

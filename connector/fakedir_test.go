@@ -275,6 +275,27 @@ func (d *fakeDir) CreateGroup(_ context.Context, displayName, mailNickname strin
 	return id, d.leave("createGroup")
 }
 
+func (d *fakeDir) DeleteGroup(_ context.Context, groupID string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.enter("deleteGroup", 1); err != nil {
+		return err
+	}
+	if _, ok := d.groups[groupID]; ok {
+		d.writes++
+		delete(d.groups, groupID)
+	}
+	return d.leave("deleteGroup")
+}
+
+// groupExists reports whether the tenant has the group.
+func (d *fakeDir) groupExists(groupID string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.groups[groupID]
+	return ok
+}
+
 func (d *fakeDir) AddGroupMember(_ context.Context, groupID, guestID string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()

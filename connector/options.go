@@ -56,6 +56,15 @@ type Options struct {
 	// GroupMap maps a SCIM group displayName to an existing Entra group id
 	// (config: groups.map).
 	GroupMap map[string]string
+	// GroupClients names, per GroupMap displayName, the SCIM clients (token
+	// names) allowed to use that mapped group (config: groups.map.<name>.
+	// clients). A displayName without an entry may be used by any client,
+	// as before; with one, any other client is refused.
+	GroupClients map[string][]string
+	// GroupCreateDisabled refuses SCIM groups that groups.map does not map
+	// instead of creating Entra groups for them (config: groups.create
+	// false; the default, true, creates them).
+	GroupCreateDisabled bool
 
 	// Worker configures the outbox worker (config: worker.*).
 	Worker WorkerOptions

@@ -54,7 +54,7 @@ const actorWorker = "worker"
 func NewWorker(store Store, dir Directory, opts Options) *Worker {
 	opts = opts.withDefaults()
 	env := jobEnv{store: store, opts: opts, clock: opts.Clock, log: opts.Logger.With("component", "worker")}
-	return &Worker{
+	w := &Worker{
 		store: store, dom: opts, opts: opts.Worker, clock: env.clock, log: env.log,
 		handlers: map[JobKind]jobHandler{
 			JobInvite:        inviteHandler{env, dir},
@@ -66,6 +66,9 @@ func NewWorker(store Store, dir Directory, opts Options) *Worker {
 		},
 		rng: rand.New(rand.NewPCG(uint64(opts.Worker.JitterSeed), 0x9e3779b97f4a7c15)),
 	}
+	w.handlers[JobGroupRemoveMember] = groupRemoveHandler{env, dir}
+	w.handlers[JobGroupDelete] = groupDeleteHandler{env, dir}
+	return w
 }
 
 // Owner returns the lease owner id of this worker.
@@ -210,7 +213,7 @@ func (w *Worker) backoffCapped(attempt int, retryAfter, ceiling time.Duration) t
 // fail moves the job out of the queue and tells the user why.
 func (w *Worker) fail(ctx context.Context, j Job, cause error, gaveUp bool) {
 	msg := readable(j.Kind, cause, gaveUp, j.Attempts)
-	if j.Kind != JobGroupSync && j.Kind != JobDeleteGuest {
+	if j.Kind != JobGroupSync && j.Kind != JobDeleteGuest && j.Kind != JobGroupRemoveMember && j.Kind != JobGroupDelete {
 		_, err := updateUser(ctx, w.store, j.Subject, func(u *User) (Change, error) {
 			old := *u
 			now := w.clock.Now()
@@ -247,6 +250,7 @@ func readable(kind JobKind, err error, gaveUp bool, attempts int) string {
 	what := map[JobKind]string{
 		JobInvite: "invitation", JobDisable: "disabling the guest", JobEnable: "enabling the guest",
 		JobDeleteGuest: "deleting the guest", JobSeedProvision: "SEED provisioning", JobGroupSync: "group sync",
+		JobGroupRemoveMember: "removing a group member", JobGroupDelete: "deleting the group",
 	}[kind]
 	if what == "" {
 		what = string(kind)

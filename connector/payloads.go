@@ -32,7 +32,33 @@ type seedPayload struct {
 // groupSyncPayload carries members removed by the change: the job cannot
 // learn them from the group's current state.
 type groupSyncPayload struct {
+	// Removed is no longer written: removals are groupRemoveMember jobs.
+	// A groupSync job queued before that change still carries it, and
+	// still runs it.
 	Removed []string `json:"removed,omitempty"`
+	// Client is the SCIM client (actor) whose change queued the job: a
+	// mapped group is used only for the clients groups.map lets use it.
+	Client string `json:"client,omitempty"`
+}
+
+// groupRemoveMemberPayload is one membership to end. It carries what the
+// job cannot learn once the SCIM group (or user) is gone.
+type groupRemoveMemberPayload struct {
+	// EntraID is the Entra group; "" reads it from the SCIM group when the
+	// job runs (a group not mirrored yet when the member was removed).
+	EntraID string `json:"entraId,omitempty"`
+	UserID  string `json:"userId"`
+	// GuestID is the member's guest when the job was queued; "" reads it
+	// from the user when the job runs (an invitation then in flight).
+	GuestID string `json:"guestId,omitempty"`
+	// GroupDeleted: the SCIM group was deleted, so the removal stands even
+	// though no group lists the user any more.
+	GroupDeleted bool `json:"groupDeleted,omitempty"`
+}
+
+// groupDeletePayload is an Entra group passbridge created, to delete.
+type groupDeletePayload struct {
+	EntraID string `json:"entraId"`
 }
 
 // encode marshals a job payload or event data.

@@ -153,6 +153,10 @@ func (s *Service) CreateGroup(ctx context.Context, actor string, g Group) (Group
 	now := s.clock.Now()
 	g.Created, g.Modified = now, now
 	g.Members = dedupe(g.Members)
+	g.EntraID, g.EntraOrigin = "", "" // the worker mirrors the group
+	if err := checkGroupUse(s.opts, actor, nil, g); err != nil {
+		return Group{}, err
+	}
 	ch, err := onGroupChange(now, actor, nil, &g)
 	if err != nil {
 		return Group{}, fmt.Errorf("create group: %w", err)
@@ -186,6 +190,9 @@ func (s *Service) UpdateGroup(ctx context.Context, actor, id string, ifVersion *
 			return Change{}, err
 		}
 		g.Members = dedupe(g.Members)
+		if err := checkGroupUse(s.opts, actor, &old, *g); err != nil {
+			return Change{}, err
+		}
 		now := s.clock.Now()
 		g.Modified = now
 		return onGroupChange(now, actor, &old, g)
@@ -196,16 +203,63 @@ func (s *Service) UpdateGroup(ctx context.Context, actor, id string, ifVersion *
 	return updated, nil
 }
 
-// DeleteGroup deletes a group.
+// DeleteGroup deletes a group (if its version is *ifVersion, when not nil)
+// and queues the deletion of the Entra group passbridge created, or the
+// removal of passbridge's guests from a mapped one.
 func (s *Service) DeleteGroup(ctx context.Context, actor, id string, ifVersion *int64) error {
-	err := s.store.DeleteGroup(ctx, id, func(g Group) (Change, error) {
-		if ifVersion != nil && g.Version != *ifVersion {
-			return Change{}, ErrPrecondition
+	// The jobs carry the members' guest ids, read before the delete (the
+	// store's callback must not read): if the members change in between,
+	// read again.
+	for attempt := 0; ; attempt++ {
+		cur, err := s.store.GetGroup(ctx, id)
+		if err != nil {
+			return fmt.Errorf("delete group %s: %w", id, err)
 		}
-		return onGroupDelete(s.clock.Now(), actor, g)
-	})
-	if err != nil {
-		return fmt.Errorf("delete group %s: %w", id, err)
+		guests := make(map[string]string, len(cur.Members))
+		for _, m := range cur.Members {
+			u, err := s.store.GetUser(ctx, m)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("delete group %s: member %s: %w", id, m, err)
+			}
+			if !u.Onboarding.GuestGone {
+				guests[m] = u.Onboarding.GuestID
+			}
+		}
+		err = s.store.DeleteGroup(ctx, id, func(g Group) (Change, error) {
+			if ifVersion != nil && g.Version != *ifVersion {
+				return Change{}, ErrPrecondition
+			}
+			if attempt < 3 && !sameStrings(g.Members, cur.Members) {
+				return Change{}, errMembersMoved
+			}
+			return onGroupDelete(s.clock.Now(), actor, g, guests)
+		})
+		if errors.Is(err, errMembersMoved) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("delete group %s: %w", id, err)
+		}
+		s.log.InfoContext(ctx, "group deleted", "group", id, "actor", actor)
+		return nil
 	}
-	return nil
+}
+
+// errMembersMoved: a group's members changed between reading their guests
+// and deleting it.
+var errMembersMoved = errors.New("group members changed")
+
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -115,6 +115,12 @@ type Group struct {
 	// EntraID is the id of the Entra security group this group is mirrored to
 	// (empty until created or mapped).
 	EntraID string
+	// EntraOrigin says where EntraID came from: GroupCreated (passbridge
+	// created the Entra group, and deletes it with the SCIM group) or
+	// GroupMapped (groups.map named an existing one, which passbridge only
+	// adds its own guests to). "" with an EntraID (recorded before the
+	// origin was) is treated as mapped: never deleted.
+	EntraOrigin string
 	// Doc holds other client attributes as sent, as a JSON object.
 	Doc json.RawMessage
 
@@ -133,6 +139,19 @@ const (
 	JobDeleteGuest   JobKind = "deleteGuest"
 	JobSeedProvision JobKind = "seedProvision"
 	JobGroupSync     JobKind = "groupSync"
+	// JobGroupRemoveMember removes one guest from one Entra group: each
+	// removal is its own durable job, queued before the adds of the same
+	// change, so that no add can hold it back or drop it.
+	JobGroupRemoveMember JobKind = "groupRemoveMember"
+	// JobGroupDelete deletes an Entra group passbridge created, after its
+	// SCIM group was deleted.
+	JobGroupDelete JobKind = "groupDelete"
+)
+
+// Values of Group.EntraOrigin.
+const (
+	GroupCreated = "created" // passbridge created the Entra group
+	GroupMapped  = "mapped"  // groups.map named an existing Entra group
 )
 
 // Job is a durable unit of work in the outbox. A job is committed in the same

@@ -666,3 +666,28 @@ func TestCertificateCredential(t *testing.T) {
 		t.Errorf("certificate credential: %v", err)
 	}
 }
+
+// DeleteGroup deletes; a group already gone is not an error; a missing
+// permission is a permanent error that names it.
+func TestDeleteGroup(t *testing.T) {
+	f := setup(t, graph.Options{}, graphsim.WithPermissions(append(graphsim.DefaultPermissions(), graphsim.PermGroupReadWriteAll)...))
+	gid, err := f.client.CreateGroup(ctx, "Ours", "ours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := f.client.DeleteGroup(ctx, gid); err != nil {
+			t.Fatalf("delete %d: %v", i, err)
+		}
+	}
+	if _, ok := f.sim.GroupMembers(gid); ok {
+		t.Error("group still there")
+	}
+
+	f = setup(t, graph.Options{})
+	gid, _ = f.client.CreateGroup(ctx, "Ours", "ours")
+	de := dirErr(t, f.client.DeleteGroup(ctx, gid))
+	if de.Class != connector.Permanent || de.Status != 403 || de.Permission != graph.PermGroupDelete {
+		t.Errorf("403: %+v", de)
+	}
+}

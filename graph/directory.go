@@ -331,6 +331,21 @@ func (c *Client) CreateGroup(ctx context.Context, displayName, mailNickname stri
 	return id, err
 }
 
+// DeleteGroup deletes the group; a group already gone is not an error.
+// passbridge deletes only the groups it created (connector.JobGroupDelete).
+// Graph documents Group.ReadWrite.All as the least privileged application
+// permission for it; a 403 names it.
+// Source: https://learn.microsoft.com/graph/api/group-delete
+func (c *Client) DeleteGroup(ctx context.Context, groupID string) error {
+	err := c.do(ctx, opDeleteGroup, c.directory, 1, retryAll, func(ctx context.Context) error {
+		return c.graph.Groups().ByGroupId(groupID).Delete(ctx, nil)
+	})
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
 // AddGroupMember adds the guest; an existing member is not an error.
 // Source: https://learn.microsoft.com/graph/api/group-post-members
 func (c *Client) AddGroupMember(ctx context.Context, groupID, guestID string) error {

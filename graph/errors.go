@@ -36,6 +36,9 @@ const (
 	PermAuditLog    = "AuditLog.Read.All"
 	PermMembers     = "GroupMember.ReadWrite.All"
 	PermGroupCreate = "Group.Create"
+	// PermGroupDelete is needed only to delete, on DELETE /Groups, the
+	// groups passbridge created (Graph's least privileged for it).
+	PermGroupDelete = "Group.ReadWrite.All"
 )
 
 // Operation names used in DirectoryError.Op.
@@ -52,6 +55,7 @@ const (
 	opCreateGroup    = "createGroup"
 	opAddMember      = "addGroupMember"
 	opRemoveMember   = "removeGroupMember"
+	opDeleteGroup    = "deleteGroup"
 )
 
 // accessWrites are the writes whose NotFound means "already done" to the
@@ -63,7 +67,7 @@ var opPermission = map[string]string{
 	opInvite: PermInvite, opFindGuest: PermUsers, opGetGuests: PermUsers, opGuestChanges: PermUsers,
 	opAuthMethods: PermAuthMethods, opAuditEvents: PermAuditLog, opSetEnabled: PermUsers,
 	opRevokeSessions: PermUsers, opDeleteUser: PermUsers, opCreateGroup: PermGroupCreate,
-	opAddMember: PermMembers, opRemoveMember: PermMembers,
+	opAddMember: PermMembers, opRemoveMember: PermMembers, opDeleteGroup: PermGroupDelete,
 }
 
 // errStatus is the safe cause kept in DirectoryError.Err for HTTP errors:

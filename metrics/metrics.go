@@ -112,7 +112,7 @@ func New(o Options) *Metrics {
 		}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "passbridge_worker_jobs_total",
-			Help: "Outbox job attempts by kind (invite, disable, enable, deleteGuest, seedProvision, groupSync) and outcome: " +
+			Help: "Outbox job attempts by kind (invite, disable, enable, deleteGuest, seedProvision, groupSync, groupRemoveMember, groupDelete) and outcome: " +
 				"done, retry (transient error, queued again with backoff), failed (refused for good; the user's lastError says why), " +
 				"gaveUp (still failing after worker.maxAttempts).",
 		}, []string{"kind", "outcome"}),
@@ -153,6 +153,7 @@ func New(o Options) *Metrics {
 var JobKinds = []connector.JobKind{
 	connector.JobInvite, connector.JobDisable, connector.JobEnable,
 	connector.JobDeleteGuest, connector.JobSeedProvision, connector.JobGroupSync,
+	connector.JobGroupRemoveMember, connector.JobGroupDelete,
 }
 
 // Registry returns the registry (to register more collectors, or gather in tests).

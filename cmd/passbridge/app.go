@@ -146,7 +146,9 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 			Validity:        cfg.Seed.Validity.D(),
 			Location:        loc,
 		},
-		GroupMap: cfg.Groups.Map,
+		GroupMap:            cfg.Groups.Map,
+		GroupClients:        cfg.Groups.Clients,
+		GroupCreateDisabled: !cfg.Groups.Create,
 		Worker: connector.WorkerOptions{
 			Concurrency: cfg.Worker.Concurrency,
 			Lease:       cfg.Worker.Lease.D(),

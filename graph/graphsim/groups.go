@@ -76,6 +76,21 @@ func (s *Sim) getGroup(w http.ResponseWriter, r *http.Request, p []string) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// deleteGroup answers DELETE /groups/{id}: the group and its memberships
+// go (to the deleted items, which the simulator does not model).
+// Source: https://learn.microsoft.com/graph/api/group-delete
+func (s *Sim) deleteGroup(w http.ResponseWriter, r *http.Request, p []string) {
+	s.mu.Lock()
+	_, ok := s.groups[p[0]]
+	delete(s.groups, p[0])
+	s.mu.Unlock()
+	if !ok {
+		s.notFound(w, r, p[0])
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (s *Sim) listMembers(w http.ResponseWriter, r *http.Request, p []string) {
 	s.mu.Lock()
 	g, ok := s.groups[p[0]]

@@ -34,6 +34,7 @@ var (
 	permsGroupCreate = []string{PermGroupCreate, permGroupReadWriteAll, permDirectoryReadWriteAll}
 	permsGroupRead   = []string{permGroupReadWriteAll, PermGroupMemberReadWriteAll, permDirectoryReadAll, permDirectoryReadWriteAll, PermGroupCreate}
 	permsMembers     = []string{PermGroupMemberReadWriteAll, permGroupReadWriteAll, permDirectoryReadWriteAll}
+	permsGroupDelete = []string{PermGroupReadWriteAll, permDirectoryReadWriteAll}
 )
 
 func routes() []route {
@@ -52,6 +53,7 @@ func routes() []route {
 		r("GET", "/auditLogs/directoryAudits", permsAudit, func(s *Sim) routeFunc { return s.listAudits }),
 		r("POST", "/groups", permsGroupCreate, func(s *Sim) routeFunc { return s.postGroup }),
 		r("GET", "/groups/{id}", permsGroupRead, func(s *Sim) routeFunc { return s.getGroup }),
+		r("DELETE", "/groups/{id}", permsGroupDelete, func(s *Sim) routeFunc { return s.deleteGroup }),
 		r("GET", "/groups/{id}/members", permsGroupRead, func(s *Sim) routeFunc { return s.listMembers }),
 		r("POST", "/groups/{id}/members/$ref", permsMembers, func(s *Sim) routeFunc { return s.addMember }),
 		r("DELETE", "/groups/{id}/members/{memberId}/$ref", permsMembers, func(s *Sim) routeFunc { return s.removeMember }),

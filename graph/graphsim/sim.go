@@ -28,7 +28,8 @@ const (
 	PermGroupCreate                 = "Group.Create"
 	permDirectoryReadAll            = "Directory.Read.All"
 	permDirectoryReadWriteAll       = "Directory.ReadWrite.All"
-	permGroupReadWriteAll           = "Group.ReadWrite.All"
+	PermGroupReadWriteAll           = "Group.ReadWrite.All"
+	permGroupReadWriteAll           = PermGroupReadWriteAll
 	permUserAuthMethodReadWriteAll  = "UserAuthenticationMethod.ReadWrite.All"
 	permUserRevokeSessionsAll       = "User.RevokeSessions.All"
 	permUserDeleteRestoreAll        = "User.DeleteRestore.All"

@@ -796,3 +796,26 @@ func TestDeltaFunctionSyntaxAndDependsOn(t *testing.T) {
 		t.Errorf("dependsOn: %s", r.raw)
 	}
 }
+
+// DELETE /groups/{id} deletes the group with its memberships; Graph's least
+// privileged application permission for it is Group.ReadWrite.All.
+func TestDeleteGroup(t *testing.T) {
+	e := newEnv(t, graphsim.WithPermissions(append(graphsim.DefaultPermissions(), graphsim.PermGroupReadWriteAll)...))
+	r := e.do("POST", "/v1.0/groups", map[string]any{"displayName": "Ours", "mailNickname": "ours", "mailEnabled": false, "securityEnabled": true})
+	gid := r.body["id"].(string)
+	if r := e.do("DELETE", "/v1.0/groups/"+gid, nil); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.raw)
+	}
+	if _, ok := e.sim.GroupMembers(gid); ok {
+		t.Error("group still there")
+	}
+	if r := e.do("DELETE", "/v1.0/groups/"+gid, nil); r.status != 404 || !strings.Contains(string(r.raw), "Request_ResourceNotFound") {
+		t.Errorf("delete again: %d %s", r.status, r.raw)
+	}
+
+	d := newEnv(t) // the default permissions: Group.Create, GroupMember.ReadWrite.All
+	r = d.do("POST", "/v1.0/groups", map[string]any{"displayName": "Ours", "mailNickname": "ours", "mailEnabled": false, "securityEnabled": true})
+	if r := d.do("DELETE", "/v1.0/groups/"+r.body["id"].(string), nil); r.status != 403 {
+		t.Errorf("delete without Group.ReadWrite.All: %d %s", r.status, r.raw)
+	}
+}

@@ -48,6 +48,9 @@ func diffGroup(want, got connector.Group) string {
 	if want.EntraID != got.EntraID {
 		add("EntraID", want.EntraID, got.EntraID)
 	}
+	if want.EntraOrigin != got.EntraOrigin {
+		add("EntraOrigin", want.EntraOrigin, got.EntraOrigin)
+	}
 	if !slices.Equal(want.Members, got.Members) && (len(want.Members)+len(got.Members) > 0) {
 		add("Members", want.Members, got.Members)
 	}
@@ -72,6 +75,7 @@ func testGroupCRUD(t *testing.T, s connector.Store) {
 		DisplayName: "Platform Engineers",
 		ExternalID:  "TB-G-1",
 		EntraID:     "entra-1",
+		EntraOrigin: connector.GroupMapped, // kept as written (migration 0006)
 		Doc:         json.RawMessage(`{"displayName":"Platform Engineers"}`),
 		Created:     t0,
 		Modified:    t0,
@@ -113,6 +117,7 @@ func testGroupCRUD(t *testing.T, s connector.Store) {
 	updated, err := s.UpdateGroup(ctx, created.ID, func(g *connector.Group) (connector.Change, error) {
 		g.DisplayName = "Platform Engineering"
 		g.EntraID = "entra-2"
+		g.EntraOrigin = connector.GroupCreated
 		g.Modified = t1
 		return connector.Change{Jobs: []connector.Job{{Kind: connector.JobGroupSync, Subject: g.ID}}}, nil
 	})
@@ -120,6 +125,7 @@ func testGroupCRUD(t *testing.T, s connector.Store) {
 		t.Fatalf("UpdateGroup: %v", err)
 	}
 	want.DisplayName, want.EntraID, want.Version, want.Modified = "Platform Engineering", "entra-2", 2, t1
+	want.EntraOrigin = connector.GroupCreated
 	if d := diffGroup(want, updated); d != "" {
 		t.Errorf("UpdateGroup returned: %s", d)
 	}

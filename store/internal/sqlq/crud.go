@@ -13,7 +13,7 @@ import (
 // The shared statements, written once with $n placeholders.
 const (
 	userCols  = `u.id, u.user_name, u.external_id, u.active, u.emails, u.doc, u.seed_requested, u.mailbox_type, u.onboarding, u.version, u.created, u.modified`
-	groupCols = `g.id, g.display_name, g.external_id, g.entra_id, g.doc, g.version, g.created, g.modified`
+	groupCols = `g.id, g.display_name, g.external_id, g.entra_id, g.doc, g.version, g.created, g.modified, g.entra_origin`
 
 	getUserSQL    = `SELECT ` + userCols + ` FROM users u WHERE u.id = $1`
 	insertUserSQL = `INSERT INTO users (id, user_name, user_name_fold, external_id, active,
@@ -32,9 +32,9 @@ const (
 
 	getGroupSQL    = `SELECT ` + groupCols + ` FROM groups g WHERE g.id = $1`
 	insertGroupSQL = `INSERT INTO groups (id, display_name, display_name_fold, external_id,
-	entra_id, doc, version, created, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	entra_id, doc, version, created, modified, entra_origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	updateGroupSQL = `UPDATE groups SET display_name = $2, display_name_fold = $3, external_id = $4,
-	entra_id = $5, doc = $6, version = $7, modified = $8 WHERE id = $1 AND version = $9`
+	entra_id = $5, doc = $6, version = $7, modified = $8, entra_origin = $10 WHERE id = $1 AND version = $9`
 	deleteGroupSQL = `DELETE FROM groups WHERE id = $1`
 
 	insertJobSQL   = `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created) VALUES ($1, $2, $3, $4, $5, $6)`
@@ -115,7 +115,7 @@ func (s *SQL) ScanGroup(sc Row) (connector.Group, error) {
 		doc []byte
 	)
 	if err := sc.Scan(&g.ID, &g.DisplayName, &g.ExternalID, &g.EntraID, &doc, &g.Version,
-		s.d.ScanTime(&g.Created), s.d.ScanTime(&g.Modified)); err != nil {
+		s.d.ScanTime(&g.Created), s.d.ScanTime(&g.Modified), &g.EntraOrigin); err != nil {
 		return g, err
 	}
 	g.Doc = JSONValue(doc)
@@ -220,7 +220,7 @@ func (s *SQL) InsertUser(ctx context.Context, tx Tx, u connector.User, ch connec
 // CreateGroup writes a new (prepared) group, its members and its change.
 func (s *SQL) CreateGroup(ctx context.Context, tx Tx, g connector.Group, ch connector.Change) error {
 	if _, err := tx.Exec(ctx, s.Q.InsertGroup, g.ID, g.DisplayName, connector.FoldKey(g.DisplayName), g.ExternalID,
-		g.EntraID, JSONArg(g.Doc), g.Version, s.ts(g.Created), s.ts(g.Modified)); err != nil {
+		g.EntraID, JSONArg(g.Doc), g.Version, s.ts(g.Created), s.ts(g.Modified), g.EntraOrigin); err != nil {
 		return err
 	}
 	if err := s.h.PutMembers(ctx, tx, g.ID, g.Members, false); err != nil {
@@ -299,7 +299,7 @@ func (s *SQL) UpdateGroup(ctx context.Context, tx Tx, id string, fn func(g *conn
 		PrepareUpdatedGroup,
 		func(g, old connector.Group) error {
 			n, err := tx.Exec(ctx, s.Q.UpdateGroup, id, g.DisplayName, connector.FoldKey(g.DisplayName), g.ExternalID,
-				g.EntraID, JSONArg(g.Doc), g.Version, s.ts(g.Modified), old.Version)
+				g.EntraID, JSONArg(g.Doc), g.Version, s.ts(g.Modified), old.Version, g.EntraOrigin)
 			if err != nil {
 				return err
 			}
