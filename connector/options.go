@@ -25,6 +25,15 @@ const (
 	DefaultReconcileBatchSize  = 200              // reconcile.batchSize
 )
 
+// Lease lengths without a configuration key: how soon a dead process's job
+// claims and reconciler role are free again. The holder renews them every
+// third of it while it lives.
+const (
+	DefaultWorkerClaimTTL    = 15 * time.Second // WorkerOptions.ClaimTTL
+	DefaultReconcileRoleTTL  = 15 * time.Second // ReconcileOptions.RoleTTL
+	minReconcileLeaseDefault = DefaultReconcileLease
+)
+
 // DefaultBlockedMailboxTypes returns the default of
 // policy.blockedMailboxTypes (a new slice each call, so no caller can change
 // another's).
@@ -110,10 +119,16 @@ type WorkerOptions struct {
 	Owner string
 	// Concurrency is how many jobs run at once (config: worker.concurrency).
 	Concurrency int
-	// Lease is how long a claimed job is ours (config: worker.lease); a
-	// crashed worker's jobs return to the queue after it. Directory calls of
-	// one job are bounded by half of it.
+	// Lease bounds one attempt of a job (config: worker.lease): its
+	// directory calls are cut off after half of it. A crashed worker's jobs
+	// return to the queue after ClaimTTL, not after Lease.
 	Lease time.Duration
+	// ClaimTTL is how long a claim lasts unless renewed (default 15s, at
+	// most Lease; no configuration key). The worker renews a running job's
+	// claim every third of it, and stops the attempt when the claim is
+	// lost, so a dead worker's jobs come back within ClaimTTL whatever
+	// Lease is.
+	ClaimTTL time.Duration
 	// MaxAttempts bounds the tries of a job with transient errors
 	// (config: worker.maxAttempts).
 	MaxAttempts int
@@ -229,6 +244,10 @@ func (w WorkerOptions) withDefaults() WorkerOptions {
 	if w.Lease <= 0 {
 		w.Lease = DefaultWorkerLease
 	}
+	if w.ClaimTTL <= 0 {
+		w.ClaimTTL = DefaultWorkerClaimTTL
+	}
+	w.ClaimTTL = min(w.ClaimTTL, w.Lease)
 	if w.MaxAttempts <= 0 {
 		w.MaxAttempts = DefaultWorkerMaxAttempts
 	}
