@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -205,8 +206,8 @@ func TestDeleteGuestSeesEveryHolder(t *testing.T) {
 	}
 }
 
-// Lease holders are the host name and a random part: the pid is 1 in every
-// container, and the clock does not tell replicas apart.
+// Lease holders are the host name, the pid and a random part: the pid is 1
+// in every container, and the clock does not tell replicas apart.
 func TestDefaultLeaseHoldersAreRandom(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -216,12 +217,12 @@ func TestDefaultLeaseHoldersAreRandom(t *testing.T) {
 	if host == "" {
 		host = "passbridge"
 	}
-	re := regexp.MustCompile("^" + regexp.QuoteMeta(host) + "-[0-9a-f]{16}$")
+	re := regexp.MustCompile("^" + regexp.QuoteMeta(host) + "-" + strconv.Itoa(os.Getpid()) + "-[0-9a-f]{16}$")
 	seen := map[string]bool{}
 	for range 3 {
 		for _, id := range []string{connector.NewWorker(e.store, e.dir, o).Owner(), connector.NewReconciler(e.store, e.dir, o).Holder()} {
 			if !re.MatchString(id) {
-				t.Errorf("holder %q, want %s-<16 random hex digits>", id, host)
+				t.Errorf("holder %q, want %s-<pid>-<16 random hex digits>", id, host)
 			}
 			if seen[id] {
 				t.Errorf("holder %q given twice", id)

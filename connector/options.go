@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -221,9 +222,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// newHolder returns a lease holder id: the host name, for an operator
-// reading the lease table, and 64 random bits, because neither the pid (1 in
-// every container) nor the clock tells two replicas apart.
+// newHolder returns a lease holder id: the host name and pid, for an
+// operator reading the lease table, and 64 random bits, because neither the
+// pid (1 in every container) nor the clock tells two replicas apart.
 func newHolder() string {
 	host, _ := os.Hostname()
 	if host == "" {
@@ -231,7 +232,7 @@ func newHolder() string {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
-	return host + "-" + hex.EncodeToString(b[:])
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
 }
 
 func (w WorkerOptions) withDefaults() WorkerOptions {

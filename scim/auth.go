@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"strings"
 )
 
@@ -29,24 +28,23 @@ func newAuthenticator(tokens []Token, limit AuthLimit) (*authenticator, error) {
 	return a, nil
 }
 
+// maxCredentialBytes bounds what is hashed per request: tokens from
+// "passbridge token new" are 43 characters, and a 1 MB header must not cost
+// a 1 MB hash on every request of a flood.
+const maxCredentialBytes = 4096
+
 // check authenticates a request by its bearer token and returns the token's
 // name. Digests are compared in constant time, against every configured
 // token (rotation: old and new at once) without stopping at the first match.
 //
-// An address or a presented credential with too many recent failures gets
-// a 429 without its token being checked (see AuthLimit).
+// The token is always checked first: a valid token is served whatever the
+// limiter holds against its address, so that failures from the same egress
+// address (or from everyone, behind a load balancer missing from
+// TrustedProxies) never lock a real client out. Only a failing attempt
+// meets the limiter: from a blocked address, or with a blocked credential,
+// it is a 429 with Retry-After; otherwise a 401, counted (see AuthLimit).
 func (a *authenticator) check(r *http.Request) (string, *Error) {
-	var addr netip.Prefix
-	if a.limit != nil {
-		addr = a.limit.clientKey(r)
-		if blocked, secs := a.limit.blocked(addr, nil); blocked {
-			return "", tooMany(secs)
-		}
-	}
 	h := r.Header.Get("Authorization")
-	if h == "" {
-		return "", &Error{Status: http.StatusUnauthorized, Detail: "Authorization: missing; send \"Authorization: Bearer <token>\" with a token from \"passbridge token new\""}
-	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	// The limiter keys a credential by the digest of what follows the
 	// scheme (the whole header when there is no scheme); never by the
@@ -55,28 +53,48 @@ func (a *authenticator) check(r *http.Request) (string, *Error) {
 	if !ok {
 		cred = h
 	}
-	sum := sha256.Sum256([]byte(cred))
-	if a.limit == nil {
-		return a.verify(scheme, tok, ok, sum)
+	long := len(cred) > maxCredentialBytes
+	if long {
+		cred = cred[:maxCredentialBytes]
 	}
-	if blocked, secs := a.limit.blocked(addr, &sum); blocked {
+	sum := sha256.Sum256([]byte(cred))
+	var name string
+	var e *Error
+	switch {
+	case h == "":
+		e = &Error{Status: http.StatusUnauthorized, Detail: "Authorization: missing; send \"Authorization: Bearer <token>\" with a token from \"passbridge token new\""}
+	case long:
+		e = &Error{Status: http.StatusUnauthorized, Detail: fmt.Sprintf("Authorization: the credential is longer than %d bytes; no accepted token is", maxCredentialBytes)}
+	default:
+		name, e = a.verify(scheme, tok, ok, sum)
+	}
+	if e == nil || a.limit == nil {
+		return name, e
+	}
+	addr := a.limit.clientKey(r)
+	var credKey *[sha256.Size]byte
+	if h != "" {
+		credKey = &sum
+	}
+	if blocked, secs := a.limit.blocked(addr, credKey); blocked {
 		return "", tooMany(secs)
 	}
-	name, e := a.verify(scheme, tok, ok, sum)
-	if e != nil {
-		if addrBlocked, credBlocked := a.limit.fail(addr, &sum); addrBlocked || credBlocked {
-			logFrom(r).Warn("scim: failed authentications: blocking",
-				"client", addr.String(), "byClient", addrBlocked, "byToken", credBlocked,
-				"tokenSHA256Prefix", hex.EncodeToString(sum[:4]),
-				"maxFailures", a.limit.cfg.MaxFailures, "window", a.limit.cfg.Window.String(), "cooldown", a.limit.cfg.Cooldown.String())
-		}
+	if h == "" {
+		// Nothing was guessed: not counted (see AuthLimit).
+		return "", e
 	}
-	return name, e
+	if addrBlocked, credBlocked := a.limit.fail(addr, &sum); addrBlocked || credBlocked {
+		logFrom(r).Warn("scim: failed authentications: blocking",
+			"client", addr.String(), "byClient", addrBlocked, "byToken", credBlocked,
+			"tokenSHA256Prefix", hex.EncodeToString(sum[:4]),
+			"maxFailures", a.limit.cfg.MaxFailures, "window", a.limit.cfg.Window.String(), "cooldown", a.limit.cfg.Cooldown.String())
+	}
+	return "", e
 }
 
 func tooMany(secs int) *Error {
 	return &Error{Status: http.StatusTooManyRequests, retryAfter: secs,
-		Detail: fmt.Sprintf("Authorization: too many failed attempts from this address or with this token; nothing was checked: retry in %d seconds with a valid token", secs)}
+		Detail: fmt.Sprintf("Authorization: not accepted, and too many failed attempts from this address or with this token: retry in %d seconds; a valid token is always served", secs)}
 }
 
 // verify checks the scheme and the token's digest sum.

@@ -27,7 +27,17 @@ type groupFields struct {
 	doc                     json.RawMessage
 }
 
+// groupFromDoc reads a validated SCIM group body, refusing input over the
+// limits (limits.go; the members of a request are bounded by the caller).
 func groupFromDoc(d doc) (groupFields, error) {
+	if err := checkLimits(d, groupStringLimits, "members"); err != nil {
+		return groupFields{}, err
+	}
+	return readGroup(d)
+}
+
+// readGroup is groupFromDoc without the limits.
+func readGroup(d doc) (groupFields, error) {
 	var f groupFields
 	d = cloneDoc(d)
 	delete(d, "id")
@@ -59,7 +69,7 @@ func groupFromDoc(d doc) (groupFields, error) {
 		return f, &connector.InputError{Field: "body", Detail: "cannot be stored as JSON"}
 	}
 	f.doc = raw
-	return f, nil
+	return f, checkDocSize(raw, "Group")
 }
 
 func (f groupFields) applyTo(g *connector.Group) {
@@ -102,6 +112,9 @@ func (h groupHandler) memberError(r *http.Request, members []string) error {
 
 func (h groupHandler) Create(r *http.Request, attrs escim.ResourceAttributes) (escim.Resource, error) {
 	f, err := groupFromDoc(doc(attrs))
+	if err == nil {
+		err = checkMemberCount(len(f.members))
+	}
 	if err != nil {
 		return escim.Resource{}, fail(r, err, "Group", "")
 	}
@@ -166,6 +179,9 @@ func (h groupHandler) update(r *http.Request, id string, edit func(g *connector.
 
 func (h groupHandler) Replace(r *http.Request, id string, attrs escim.ResourceAttributes) (escim.Resource, error) {
 	f, err := groupFromDoc(doc(attrs))
+	if err == nil {
+		err = checkMemberCount(len(f.members))
+	}
 	if err != nil {
 		return escim.Resource{}, fail(r, err, "Group", id)
 	}
@@ -182,12 +198,21 @@ func (h groupHandler) Replace(r *http.Request, id string, attrs escim.ResourceAt
 // Patch answers 204 No Content, as Microsoft Entra expects for groups; a
 // client that wants the group back asks with attributes=….
 func (h groupHandler) Patch(r *http.Request, id string, ops []escim.PatchOperation) (escim.Resource, error) {
+	if err := checkPatchMembers(ops); err != nil {
+		return escim.Resource{}, fail(r, err, "Group", id)
+	}
 	g, err := h.update(r, id, func(g *connector.Group) error {
 		d := h.groupDoc(*g)
+		// A group stored before the limits may break them; a PATCH of
+		// its members must still work.
+		read := groupFromDoc
+		if checkLimits(d, groupStringLimits, "members") != nil || checkDocSize(g.Doc, "Group") != nil {
+			read = readGroupLegacy(cloneDoc(d))
+		}
 		if err := h.patcher.apply(d, ops); err != nil {
 			return err
 		}
-		f, err := groupFromDoc(d)
+		f, err := read(d)
 		if err != nil {
 			return err
 		}
@@ -212,4 +237,19 @@ func (h groupHandler) Delete(r *http.Request, id string) error {
 		return fail(r, err, "Group", id)
 	}
 	return nil
+}
+
+// readGroupLegacy reads a group that broke the limits before the PATCH:
+// what the PATCH changes meets them (see userHandler.Patch).
+func readGroupLegacy(before doc) func(doc) (groupFields, error) {
+	return func(d doc) (groupFields, error) {
+		if err := checkChanged(before, d, groupStringLimits); err != nil {
+			return groupFields{}, err
+		}
+		f, err := readGroup(d)
+		if ie, ok := connector.IsInputError(err); ok && ie.Field == "body" {
+			err = nil
+		}
+		return f, err
+	}
 }

@@ -25,17 +25,22 @@ import (
 //
 // Failures are counted per client address and per presented credential
 // (by its SHA-256; the credential itself is never kept). Once either
-// reaches MaxFailures within Window, requests from that address, or
-// presenting that credential, are answered 429 with Retry-After for
-// Cooldown, without the token being checked — a valid token from a
-// blocked address is refused too, until the cool-down ends.
+// reaches MaxFailures within Window, failing requests from that address,
+// or presenting that credential, are answered 429 with Retry-After for
+// Cooldown instead of 401. The token is checked first, always: a valid
+// token is served even from a blocked address, so that a flood of bad
+// tokens from a shared egress address (or through a balancer) never locks
+// a real client out. Guessing is not what the limiter stops — a 256-bit
+// token cannot be guessed — it keeps a failing client's noise cheap and
+// tells it to back off.
 //
 // The client address is the TCP peer (r.RemoteAddr). X-Forwarded-For is
 // ignored unless the peer is one of TrustedProxies; then the right-most
 // address in it that is not itself a trusted proxy is the client. Behind a
 // load balancer that is not listed, every client shares the balancer's
-// address and one misbehaving client blocks all of them: list the
-// balancer's addresses in TrustedProxies. IPv6 clients are counted per /64,
+// address and one misbehaving client makes every failing client of the
+// balancer get 429 (valid tokens are still served): list the balancer's
+// addresses in TrustedProxies. IPv6 clients are counted per /64,
 // since one host commonly holds a whole /64.
 type AuthLimit struct {
 	// Disabled turns the limiter off.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +131,70 @@ func TestLimiterBounded(t *testing.T) {
 func TestLimiterDisabled(t *testing.T) {
 	if l := newAuthLimiter(AuthLimit{Disabled: true}); l != nil {
 		t.Fatal("Disabled still built a limiter")
+	}
+}
+
+// A flood of 100,000 distinct addresses, each with its own wrong token,
+// keeps the limiter within its cap, and the valid token stays served from
+// the first and the last of them.
+func TestAuthCheckBoundedMemory(t *testing.T) {
+	const tok = "bounded-valid-token-0123456789"
+	sum := sha256.Sum256([]byte(tok))
+	a, err := newAuthenticator([]Token{{Name: "t", SHA256: fmt.Sprintf("%x", sum)}}, AuthLimit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(i int, auth string) *http.Request {
+		r := &http.Request{Header: http.Header{}, RemoteAddr: fmt.Sprintf("10.%d.%d.%d:1", byte(i>>16), byte(i>>8), byte(i))}
+		r.Header.Set("Authorization", auth)
+		return r
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const n = 100000
+	for i := range n {
+		for j := range 10 { // enough to block each address
+			a.check(req(i, fmt.Sprintf("Bearer guess-%d-%d", i, j)))
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	na, nc := a.limit.size()
+	max := a.limit.cfg.MaxEntries
+	if na > max || nc > max {
+		t.Fatalf("%d addresses, %d credentials tracked; cap %d", na, nc, max)
+	}
+	for _, i := range []int{0, n - 1} {
+		if _, e := a.check(req(i, "Bearer "+tok)); e != nil {
+			t.Fatalf("valid token from flooded address %d: %d %s", i, e.Status, e.Detail)
+		}
+	}
+	if _, e := a.check(req(n-1, "Bearer guess-late")); e == nil || e.Status != 429 {
+		t.Fatalf("a failing attempt from the last, blocked address: %v, want 429", e)
+	}
+	t.Logf("%d addresses × 10 failures: %d addresses, %d credentials tracked (cap %d each); heap %+d KiB",
+		n, na, nc, max, (int64(after.HeapAlloc)-int64(before.HeapAlloc))/1024)
+}
+
+// An oversized credential is refused without hashing all of it, and keyed
+// by its bounded prefix: varying the tail does not escape a block.
+func TestAuthCheckLongCredential(t *testing.T) {
+	a, err := newAuthenticator([]Token{{Name: "t", SHA256: fmt.Sprintf("%x", sha256.Sum256([]byte("x")))}}, AuthLimit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := "Bearer " + strings.Repeat("a", 1<<20)
+	var last *Error
+	for i := range 11 {
+		r := &http.Request{Header: http.Header{}, RemoteAddr: fmt.Sprintf("192.0.2.%d:1", i+1)}
+		r.Header.Set("Authorization", head+fmt.Sprint(i))
+		_, last = a.check(r)
+		if i == 0 && (last == nil || last.Status != 401 || !strings.Contains(last.Detail, "longer than")) {
+			t.Fatalf("a 1 MiB credential: %+v, want 401 naming the length", last)
+		}
+	}
+	if last == nil || last.Status != 429 {
+		t.Fatalf("the 11th oversized credential with another tail: %+v, want 429", last)
 	}
 }

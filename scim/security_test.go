@@ -253,8 +253,9 @@ func TestAuthRequiredEverywhere(t *testing.T) {
 }
 
 // A flood of bad tokens from one address: 401 up to the limit, then 429
-// with Retry-After, for valid tokens too, without the store being touched;
-// after the cool-down (fake clock) the valid token is served again.
+// with Retry-After for failing attempts, without the store being touched;
+// a valid token is served throughout (issue 11); after the cool-down (fake
+// clock) a bad token is a 401 again.
 func TestAuthFloodThenRecovery(t *testing.T) {
 	const tok = "sec-token-flood-0123456789abcdef"
 	clk := testkit.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
@@ -281,12 +282,15 @@ func TestAuthFloodThenRecovery(t *testing.T) {
 		}
 	}
 	check429("11th bad token", e.req("GET", "/scim/v2/Users", "Bearer guess-10", nil))
-	r := e.req("GET", "/scim/v2/Users", "Bearer "+tok, nil)
-	check429("valid token from the blocked address", r)
+	r := e.req("GET", "/scim/v2/Users", "Bearer guess-11", nil)
+	check429("another bad token from the blocked address", r)
 	if r.header.Get("Retry-After") != "60" {
 		t.Errorf("Retry-After %q right after the block, want 60", r.header.Get("Retry-After"))
 	}
-	check429("write from the blocked address", e.req("POST", "/scim/v2/Users", "Bearer "+tok,
+	if r := e.req("GET", "/scim/v2/Users", "Bearer "+tok, nil); r.status != 200 {
+		t.Fatalf("valid token from the blocked address: %d, want 200: %s", r.status, r.body)
+	}
+	check429("bad-token write from the blocked address", e.req("POST", "/scim/v2/Users", "Bearer guess-12",
 		strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x@agency.gov.sg","emails":[{"value":"x@agency.gov.sg"}]}`)))
 	check429("no header from the blocked address", e.req("GET", "/scim/v2/Users", "", nil))
 
@@ -321,7 +325,7 @@ func TestAuthFloodThenRecovery(t *testing.T) {
 	t.Logf("%d concurrent bad-token requests answered 429 in %s", flood, time.Since(start).Round(time.Millisecond))
 
 	clk.Advance(30 * time.Second)
-	r = e.req("GET", "/scim/v2/Users", "Bearer "+tok, nil)
+	r = e.req("GET", "/scim/v2/Users", "Bearer guess-13", nil)
 	check429("half-way through the cool-down", r)
 	if ra := r.header.Get("Retry-After"); ra != "30" {
 		t.Errorf("Retry-After %q half-way through, want 30", ra)
@@ -373,7 +377,7 @@ func TestAuthLimitPerToken(t *testing.T) {
 	for i := range 10 {
 		e.from(fmt.Sprintf("[2001:db8:aa:bb::%x]:443", i+1), fmt.Sprintf("Bearer v6-guess-%d", i))
 	}
-	if w := e.from("[2001:db8:aa:bb:ffff::1]:443", "Bearer "+tok); w.Code != 429 {
+	if w := e.from("[2001:db8:aa:bb:ffff::1]:443", "Bearer v6-guess-late"); w.Code != 429 {
 		t.Fatalf("the same /64 after ten failures: %d, want 429", w.Code)
 	}
 	if w := e.from("[2001:db8:aa:bc::1]:443", "Bearer "+tok); w.Code != 200 {
@@ -423,7 +427,7 @@ func TestAuthLimitTrustedProxies(t *testing.T) {
 		e := newSecEnv(t, tok, func(o *scim.Options) { o.AuthLimit.Clock = clk })
 		block(e, "203.0.113.1")
 		// A spoofed X-Forwarded-For does not escape the block.
-		if r := e.req("GET", "/scim/v2/Users", "Bearer "+tok, nil, "X-Forwarded-For", "203.0.113.2"); r.status != 429 {
+		if r := e.req("GET", "/scim/v2/Users", "Bearer xff-late", nil, "X-Forwarded-For", "203.0.113.2"); r.status != 429 {
 			t.Fatalf("spoofed X-Forwarded-For: %d, want 429", r.status)
 		}
 	})
@@ -433,14 +437,14 @@ func TestAuthLimitTrustedProxies(t *testing.T) {
 			o.AuthLimit.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 		})
 		block(e, "203.0.113.1")
-		if r := e.req("GET", "/scim/v2/Users", "Bearer "+tok, nil, "X-Forwarded-For", "203.0.113.1"); r.status != 429 {
+		if r := e.req("GET", "/scim/v2/Users", "Bearer xff-late", nil, "X-Forwarded-For", "203.0.113.1"); r.status != 429 {
 			t.Fatalf("the blocked client through the proxy: %d, want 429", r.status)
 		}
 		if r := e.req("GET", "/scim/v2/Users", "Bearer "+tok, nil, "X-Forwarded-For", "203.0.113.2"); r.status != 200 {
 			t.Fatalf("another client through the proxy: %d, want 200", r.status)
 		}
 		// A client cannot hide behind a forged left-most entry.
-		if r := e.req("GET", "/scim/v2/Users", "Bearer "+tok, nil, "X-Forwarded-For", "10.9.9.9, 203.0.113.1"); r.status != 429 {
+		if r := e.req("GET", "/scim/v2/Users", "Bearer xff-late", nil, "X-Forwarded-For", "10.9.9.9, 203.0.113.1"); r.status != 429 {
 			t.Fatalf("the blocked client with a forged entry: %d, want 429", r.status)
 		}
 	})

@@ -36,7 +36,7 @@ type Options struct {
 	PublicURL string
 	// MaxBodyBytes limits request bodies (default 1 MiB); larger ones get 413.
 	MaxBodyBytes int64
-	// MaxResults is the largest page (default 1000).
+	// MaxResults is the largest page (default and most MaxPageSize).
 	MaxResults int
 	Logger     *slog.Logger
 	// Ready, when set, tells whether writes can be made durable (the store
@@ -72,8 +72,8 @@ func New(svc *connector.Service, opts Options) (*Server, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
-	if opts.MaxResults <= 0 {
-		opts.MaxResults = 1000
+	if opts.MaxResults <= 0 || opts.MaxResults > MaxPageSize {
+		opts.MaxResults = MaxPageSize // bounds a page's bytes (limits.go)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -29,12 +29,29 @@ type userFields struct {
 
 // fromDoc reads a validated SCIM user body (canonical attribute names, the
 // extensions under their URNs), refusing multi-valued attributes with two
-// primary values or a repeated value (multivalued.go).
+// primary values or a repeated value (multivalued.go) and input over the
+// limits (limits.go).
 func fromDoc(d doc) (userFields, error) {
 	if err := checkMultiValued(d); err != nil {
 		return userFields{}, err
 	}
-	return readDoc(d)
+	if err := checkLimits(d, userStringLimits, ""); err != nil {
+		return userFields{}, err
+	}
+	f, err := readDoc(d)
+	if err != nil {
+		return f, err
+	}
+	return f, checkDocSize(f.doc, "User")
+}
+
+// strictUser tells whether a stored user meets the checks of fromDoc.
+func strictUser(d doc) bool {
+	if checkMultiValued(d) != nil || checkLimits(d, userStringLimits, "") != nil {
+		return false
+	}
+	f, err := readDoc(d)
+	return err == nil && checkDocSize(f.doc, "User") == nil
 }
 
 // readDoc is fromDoc without the multi-valued checks.
@@ -240,11 +257,19 @@ func (h userHandler) Patch(r *http.Request, id string, ops []escim.PatchOperatio
 	}
 	u, err := h.svc.UpdateUser(r.Context(), actor(r), id, want, func(u *connector.User) error {
 		d := clientDoc(*u)
-		// A user stored before the multi-valued checks may break them;
-		// a PATCH of something else (Entra's active=false) must still work.
+		// A user stored before the multi-valued checks or the limits may
+		// break them; a PATCH of something else (Entra's active=false)
+		// must still work. What it changes meets the limits, so the user
+		// grows by no more than they allow.
 		read := fromDoc
-		if checkMultiValued(d) != nil {
-			read = readDoc
+		if !strictUser(d) {
+			before := cloneDoc(d)
+			read = func(d doc) (userFields, error) {
+				if err := checkChanged(before, d, userStringLimits); err != nil {
+					return userFields{}, err
+				}
+				return readDoc(d)
+			}
 		}
 		if err := h.patcher.apply(d, ops); err != nil {
 			return err
