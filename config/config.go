@@ -198,9 +198,12 @@ type Groups struct {
 // Reconcile paces the reconciler.
 type Reconcile struct {
 	Interval Duration `yaml:"interval" validate:"min=1s,max=24h"`
-	// Lease is how long one replica holds the reconciler role without
-	// renewing it; another replica takes over after it (at least 2×interval).
-	Lease     Duration `yaml:"lease" validate:"min=2s,max=24h"`
+	// Lease is how long the replica holding the reconciler role keeps it
+	// without progress (a pass started, a page of users done): a stuck
+	// holder gives it up after it (at least 2×interval). Left out: the
+	// larger of 5m and 2×interval. A holder that dies loses the role within
+	// about 15 s, whatever Lease is (it renews a short lease while it lives).
+	Lease     Duration `yaml:"lease" validate:"min=2s,max=48h"`
 	BatchSize int      `yaml:"batchSize" validate:"min=1,max=1000"`
 }
 

@@ -182,7 +182,7 @@ var hints = map[string]string{
 	"groups.map[]":                 "write the object ID of the existing Entra group, or remove the entry to have passbridge create the group",
 	"reconcile.interval":           `Graph throttles frequent reads; the default is "1m"`,
 	"server.trustedProxies[]":      `write the load balancer's address range, e.g. "10.0.0.0/24"`,
-	"reconcile.lease":              `write at least twice reconcile.interval; the default is "5m"`,
+	"reconcile.lease":              `write at least twice reconcile.interval, or leave it out: the default is the larger of "5m" and twice reconcile.interval`,
 	"seed.timeZone":                `write an IANA time zone name, e.g. "Asia/Singapore"`,
 }
 

@@ -30,10 +30,16 @@ const (
 // claims and reconciler role are free again. The holder renews them every
 // third of it while it lives.
 const (
-	DefaultWorkerClaimTTL    = 15 * time.Second // WorkerOptions.ClaimTTL
-	DefaultReconcileRoleTTL  = 15 * time.Second // ReconcileOptions.RoleTTL
-	minReconcileLeaseDefault = DefaultReconcileLease
+	DefaultWorkerClaimTTL   = 15 * time.Second // WorkerOptions.ClaimTTL
+	DefaultReconcileRoleTTL = 15 * time.Second // ReconcileOptions.RoleTTL
 )
+
+// DefaultReconcileLeaseFor is the default of reconcile.lease for a
+// reconcile.interval: DefaultReconcileLease, or twice the interval when that
+// is longer (a cron-like interval of 1h gets 2h).
+func DefaultReconcileLeaseFor(interval time.Duration) time.Duration {
+	return max(DefaultReconcileLease, 2*interval)
+}
 
 // DefaultBlockedMailboxTypes returns the default of
 // policy.blockedMailboxTypes (a new slice each call, so no caller can change
@@ -161,9 +167,18 @@ type ReconcileOptions struct {
 	// BatchSize is the page size of user sweeps and of bulk Graph reads
 	// (config: reconcile.batchSize).
 	BatchSize int
-	// LeaseTTL is how long a pass holds the "reconciler" lease before renewing
-	// (config: reconcile.lease; at least twice Interval).
+	// LeaseTTL is how long the holder keeps the reconciler role without
+	// progress, a pass started or a page of users done (config:
+	// reconcile.lease; at least twice Interval; default
+	// DefaultReconcileLeaseFor(Interval)): a pass stuck longer gives the
+	// role up. A holder that dies loses it after RoleTTL.
 	LeaseTTL time.Duration
+	// RoleTTL is how long the "reconciler" lease row lasts unless renewed
+	// (default 15s, at most LeaseTTL; no configuration key). The holder
+	// renews it every third of it, during passes and between them, and a
+	// pass stops when the role is lost, so a dead holder's role is free
+	// within RoleTTL and two live replicas never reconcile at once.
+	RoleTTL time.Duration
 	// DisableDelta stops reading redemptions from /users/delta between
 	// sweeps; every pass then sweeps. No configuration key: tests and the
 	// benchmarks set it.
@@ -278,11 +293,15 @@ func (r ReconcileOptions) withDefaults() ReconcileOptions {
 		r.BatchSize = DefaultReconcileBatchSize
 	}
 	if r.LeaseTTL <= 0 {
-		r.LeaseTTL = DefaultReconcileLease
+		r.LeaseTTL = DefaultReconcileLeaseFor(r.Interval)
 	}
 	if r.LeaseTTL < 2*r.Interval {
 		r.LeaseTTL = 2 * r.Interval
 	}
+	if r.RoleTTL <= 0 {
+		r.RoleTTL = DefaultReconcileRoleTTL
+	}
+	r.RoleTTL = min(r.RoleTTL, r.LeaseTTL)
 	if r.SweepInterval <= 0 {
 		r.SweepInterval = 15 * time.Minute
 	}

@@ -8,5 +8,5 @@ package sqlite
 type procLock struct{}
 
 func lockProcess(string) (*procLock, bool, error) { return &procLock{}, false, nil }
-func (*procLock) shared() error                  { return nil }
-func (*procLock) close() error                   { return nil }
+func (*procLock) shared() error                   { return nil }
+func (*procLock) close() error                    { return nil }
