@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"Job/Stats", testJobStats},
 		{"Job/ClaimContention", testClaimContention},
 		{"Job/OneAtATimePerSubject", testJobSubjectOrder},
+		{"Job/Renew", testJobRenew},
 		{"Event/List", testEvents},
 		{"State/Cursors", testCursors},
 		{"State/Leases", testLeases},
