@@ -209,7 +209,10 @@ type Reconcile struct {
 
 // Worker paces the outbox worker.
 type Worker struct {
-	Concurrency int      `yaml:"concurrency" validate:"min=1,max=64"`
+	Concurrency int `yaml:"concurrency" validate:"min=1,max=64"`
+	// Lease bounds one attempt of a job (its Graph calls get half of it).
+	// The claim itself is shorter (15 s, at most Lease) and renewed while
+	// the job runs, so a dead worker's jobs come back quickly.
 	Lease       Duration `yaml:"lease" validate:"min=10s,max=1h"`
 	MaxAttempts int      `yaml:"maxAttempts" validate:"min=1,max=1000"`
 }

@@ -229,7 +229,7 @@ func defaultOf(key string) string {
 // crossChecks are the rules that span fields or need context.
 func (c *Config) crossChecks(o validateOptions, ps *Problems) {
 	if c.Reconcile.Lease.D() < 2*c.Reconcile.Interval.D() {
-		ps.add("reconcile.lease", fmt.Sprintf("%s is shorter than twice reconcile.interval (%s): replicas would take the reconciler role from a live holder", c.Reconcile.Lease, c.Reconcile.Interval), hints["reconcile.lease"])
+		ps.add("reconcile.lease", fmt.Sprintf("%s is shorter than twice reconcile.interval (%s): the holder would give the reconciler role up between passes", c.Reconcile.Lease, c.Reconcile.Interval), hints["reconcile.lease"])
 	}
 	if o.serve && len(c.SCIM.Tokens) == 0 {
 		ps.add("scim.tokens", "no token is configured, so no SCIM client can authenticate", hints["scim.tokens"])
