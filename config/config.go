@@ -271,15 +271,21 @@ func (g *Groups) rewriteNode(n *yaml.Node, key string, ps *Problems) *yaml.Node 
 // Reconcile paces the reconciler.
 type Reconcile struct {
 	Interval Duration `yaml:"interval" validate:"min=1s,max=24h"`
-	// Lease is how long one replica holds the reconciler role without
-	// renewing it; another replica takes over after it (at least 2×interval).
-	Lease     Duration `yaml:"lease" validate:"min=2s,max=24h"`
+	// Lease is how long the replica holding the reconciler role keeps it
+	// without progress (a pass started, a page of users done): a stuck
+	// holder gives it up after it (at least 2×interval). Left out: the
+	// larger of 5m and 2×interval. A holder that dies loses the role within
+	// about 15 s, whatever Lease is (it renews a short lease while it lives).
+	Lease     Duration `yaml:"lease" validate:"min=2s,max=48h"`
 	BatchSize int      `yaml:"batchSize" validate:"min=1,max=1000"`
 }
 
 // Worker paces the outbox worker.
 type Worker struct {
-	Concurrency int      `yaml:"concurrency" validate:"min=1,max=64"`
+	Concurrency int `yaml:"concurrency" validate:"min=1,max=64"`
+	// Lease bounds one attempt of a job (its Graph calls get half of it).
+	// The claim itself is shorter (15 s, at most Lease) and renewed while
+	// the job runs, so a dead worker's jobs come back quickly.
 	Lease       Duration `yaml:"lease" validate:"min=10s,max=1h"`
 	MaxAttempts int      `yaml:"maxAttempts" validate:"min=1,max=1000"`
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/passbridge/passbridge/connector"
 )
 
 // ResolvePath returns the configuration file to load: flagValue when it is
@@ -44,6 +46,8 @@ func ResolvePath(flagValue string) (string, error) {
 // or is not YAML) comes with a nil Config.
 func Load(path string, env []string) (*Config, error) {
 	cfg := Default()
+	// reconcile.lease left out follows reconcile.interval (below).
+	cfg.Reconcile.Lease = 0
 	var ps Problems
 	vars := envMap(env)
 
@@ -65,6 +69,9 @@ func Load(path string, env []string) (*Config, error) {
 	expandAll(reflect.ValueOf(cfg).Elem(), "", vars, overrides, &ps)
 	for _, o := range overrides {
 		o.apply(cfg, &ps)
+	}
+	if cfg.Reconcile.Lease == 0 {
+		cfg.Reconcile.Lease = Duration(connector.DefaultReconcileLeaseFor(cfg.Reconcile.Interval.D()))
 	}
 	return cfg, ps.err()
 }

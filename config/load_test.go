@@ -445,3 +445,32 @@ func TestResolvePath(t *testing.T) {
 		})
 	}
 }
+
+// reconcile.lease left out follows reconcile.interval: the larger of 5m
+// and twice the interval, so a cron-like interval of 1h validates (issue
+// 10); written out, it is checked as written.
+func TestReconcileLeaseDefaultFollowsInterval(t *testing.T) {
+	for _, tc := range []struct {
+		yaml    string
+		env     []string
+		want    time.Duration
+		wantErr bool
+	}{
+		{yaml: "reconcile:\n  interval: 1h\n", want: 2 * time.Hour},
+		{yaml: "reconcile:\n  interval: 24h\n", want: 48 * time.Hour},
+		{yaml: "reconcile:\n  interval: 10s\n", want: 5 * time.Minute},
+		{yaml: "", env: []string{"PASSBRIDGE_RECONCILE_INTERVAL=90m"}, want: 3 * time.Hour},
+		{yaml: "reconcile:\n  interval: 1h\n  lease: 5m\n", want: 5 * time.Minute, wantErr: true},
+	} {
+		cfg, err := LoadValidated(writeFile(t, tc.yaml), tc.env)
+		if cfg == nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if got := cfg.Reconcile.Lease.D(); got != tc.want {
+			t.Errorf("%q %v: reconcile.lease = %s, want %s", tc.yaml, tc.env, got, tc.want)
+		}
+		if hasLeaseProblem := err != nil && strings.Contains(err.Error(), "reconcile.lease"); hasLeaseProblem != tc.wantErr {
+			t.Errorf("%q %v: err = %v, want a reconcile.lease problem: %v", tc.yaml, tc.env, err, tc.wantErr)
+		}
+	}
+}

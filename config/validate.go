@@ -183,7 +183,7 @@ var hints = map[string]string{
 	"groups.map[]":                 "write the object ID of the existing Entra group, or remove the entry to have passbridge create the group",
 	"reconcile.interval":           `Graph throttles frequent reads; the default is "1m"`,
 	"server.trustedProxies[]":      `write the load balancer's address range, e.g. "10.0.0.0/24"`,
-	"reconcile.lease":              `write at least twice reconcile.interval; the default is "5m"`,
+	"reconcile.lease":              `write at least twice reconcile.interval, or leave it out: the default is the larger of "5m" and twice reconcile.interval`,
 	"seed.timeZone":                `write an IANA time zone name, e.g. "Asia/Singapore"`,
 }
 
@@ -230,7 +230,7 @@ func defaultOf(key string) string {
 // crossChecks are the rules that span fields or need context.
 func (c *Config) crossChecks(o validateOptions, ps *Problems) {
 	if c.Reconcile.Lease.D() < 2*c.Reconcile.Interval.D() {
-		ps.add("reconcile.lease", fmt.Sprintf("%s is shorter than twice reconcile.interval (%s): replicas would take the reconciler role from a live holder", c.Reconcile.Lease, c.Reconcile.Interval), hints["reconcile.lease"])
+		ps.add("reconcile.lease", fmt.Sprintf("%s is shorter than twice reconcile.interval (%s): the holder would give the reconciler role up between passes", c.Reconcile.Lease, c.Reconcile.Interval), hints["reconcile.lease"])
 	}
 	if o.serve && len(c.SCIM.Tokens) == 0 {
 		ps.add("scim.tokens", "no token is configured, so no SCIM client can authenticate", hints["scim.tokens"])

@@ -26,6 +26,21 @@ const (
 	DefaultReconcileBatchSize  = 200              // reconcile.batchSize
 )
 
+// Lease lengths without a configuration key: how soon a dead process's job
+// claims and reconciler role are free again. The holder renews them every
+// third of it while it lives.
+const (
+	DefaultWorkerClaimTTL   = 15 * time.Second // WorkerOptions.ClaimTTL
+	DefaultReconcileRoleTTL = 15 * time.Second // ReconcileOptions.RoleTTL
+)
+
+// DefaultReconcileLeaseFor is the default of reconcile.lease for a
+// reconcile.interval: DefaultReconcileLease, or twice the interval when that
+// is longer (a cron-like interval of 1h gets 2h).
+func DefaultReconcileLeaseFor(interval time.Duration) time.Duration {
+	return max(DefaultReconcileLease, 2*interval)
+}
+
 // DefaultBlockedMailboxTypes returns the default of
 // policy.blockedMailboxTypes (a new slice each call, so no caller can change
 // another's).
@@ -120,10 +135,16 @@ type WorkerOptions struct {
 	Owner string
 	// Concurrency is how many jobs run at once (config: worker.concurrency).
 	Concurrency int
-	// Lease is how long a claimed job is ours (config: worker.lease); a
-	// crashed worker's jobs return to the queue after it. Directory calls of
-	// one job are bounded by half of it.
+	// Lease bounds one attempt of a job (config: worker.lease): its
+	// directory calls are cut off after half of it. A crashed worker's jobs
+	// return to the queue after ClaimTTL, not after Lease.
 	Lease time.Duration
+	// ClaimTTL is how long a claim lasts unless renewed (default 15s, at
+	// most Lease; no configuration key). The worker renews a running job's
+	// claim every third of it, and stops the attempt when the claim is
+	// lost, so a dead worker's jobs come back within ClaimTTL whatever
+	// Lease is.
+	ClaimTTL time.Duration
 	// MaxAttempts bounds the tries of a job with transient errors
 	// (config: worker.maxAttempts).
 	MaxAttempts int
@@ -155,9 +176,18 @@ type ReconcileOptions struct {
 	// BatchSize is the page size of user sweeps and of bulk Graph reads
 	// (config: reconcile.batchSize).
 	BatchSize int
-	// LeaseTTL is how long a pass holds the "reconciler" lease before renewing
-	// (config: reconcile.lease; at least twice Interval).
+	// LeaseTTL is how long the holder keeps the reconciler role without
+	// progress, a pass started or a page of users done (config:
+	// reconcile.lease; at least twice Interval; default
+	// DefaultReconcileLeaseFor(Interval)): a pass stuck longer gives the
+	// role up. A holder that dies loses it after RoleTTL.
 	LeaseTTL time.Duration
+	// RoleTTL is how long the "reconciler" lease row lasts unless renewed
+	// (default 15s, at most LeaseTTL; no configuration key). The holder
+	// renews it every third of it, during passes and between them, and a
+	// pass stops when the role is lost, so a dead holder's role is free
+	// within RoleTTL and two live replicas never reconcile at once.
+	RoleTTL time.Duration
 	// DisableDelta stops reading redemptions from /users/delta between
 	// sweeps; every pass then sweeps. No configuration key: tests and the
 	// benchmarks set it.
@@ -239,6 +269,10 @@ func (w WorkerOptions) withDefaults() WorkerOptions {
 	if w.Lease <= 0 {
 		w.Lease = DefaultWorkerLease
 	}
+	if w.ClaimTTL <= 0 {
+		w.ClaimTTL = DefaultWorkerClaimTTL
+	}
+	w.ClaimTTL = min(w.ClaimTTL, w.Lease)
 	if w.MaxAttempts <= 0 {
 		w.MaxAttempts = DefaultWorkerMaxAttempts
 	}
@@ -268,11 +302,15 @@ func (r ReconcileOptions) withDefaults() ReconcileOptions {
 		r.BatchSize = DefaultReconcileBatchSize
 	}
 	if r.LeaseTTL <= 0 {
-		r.LeaseTTL = DefaultReconcileLease
+		r.LeaseTTL = DefaultReconcileLeaseFor(r.Interval)
 	}
 	if r.LeaseTTL < 2*r.Interval {
 		r.LeaseTTL = 2 * r.Interval
 	}
+	if r.RoleTTL <= 0 {
+		r.RoleTTL = DefaultReconcileRoleTTL
+	}
+	r.RoleTTL = min(r.RoleTTL, r.LeaseTTL)
 	if r.SweepInterval <= 0 {
 		r.SweepInterval = 15 * time.Minute
 	}

@@ -78,7 +78,8 @@ func (w *Worker) Owner() string { return w.opts.Owner }
 // returns how many it ran. Job failures are recorded on the jobs, not
 // returned; the error is about the queue itself.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	jobs, err := w.store.ClaimJobs(ctx, w.opts.Owner, w.clock.Now(), w.opts.Lease, w.opts.Concurrency)
+	claimed := time.Now()
+	jobs, err := w.store.ClaimJobs(ctx, w.opts.Owner, w.clock.Now(), w.opts.ClaimTTL, w.opts.Concurrency)
 	if err != nil {
 		return 0, fmt.Errorf("claim jobs: %w", err)
 	}
@@ -87,7 +88,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.process(ctx, j)
+			w.process(ctx, j, claimed)
 		}()
 	}
 	wg.Wait()
@@ -117,12 +118,13 @@ func (w *Worker) loop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		jobs, err := w.store.ClaimJobs(ctx, w.opts.Owner, w.clock.Now(), w.opts.Lease, 1)
+		claimed := time.Now()
+		jobs, err := w.store.ClaimJobs(ctx, w.opts.Owner, w.clock.Now(), w.opts.ClaimTTL, 1)
 		if err != nil && ctx.Err() == nil {
 			w.log.WarnContext(ctx, "claim jobs failed", "err", err)
 		}
 		for _, j := range jobs {
-			w.process(ctx, j)
+			w.process(ctx, j, claimed)
 		}
 		if len(jobs) > 0 {
 			t.Reset(0)
@@ -132,17 +134,33 @@ func (w *Worker) loop(ctx context.Context) {
 	}
 }
 
-// process runs one claimed job and records its outcome.
-func (w *Worker) process(ctx context.Context, j Job) {
+// process runs one claimed job (claimed at the local time claimed) and
+// records its outcome.
+func (w *Worker) process(ctx context.Context, j Job, claimed time.Time) {
 	log := w.log.With("job", j.ID, "kind", j.Kind, "subject", j.Subject, "attempt", j.Attempts)
 	start := time.Now()
-	// A job's calls end well before its lease does, so that no other worker
-	// can claim it while we are still talking to Graph.
-	jctx, cancel := context.WithTimeout(ctx, w.opts.Lease/2)
+	// An attempt's calls are bounded by half of Lease; meanwhile the claim,
+	// much shorter, is renewed, and losing it stops the attempt.
+	tctx, cancel := context.WithTimeout(ctx, w.opts.Lease/2)
+	jctx, lose := context.WithCancelCause(tctx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		w.renewClaim(jctx, j, claimed.Add(w.opts.ClaimTTL), lose)
+	}()
 	err := w.handle(jctx, j)
+	lost := context.Cause(jctx)
+	lose(nil)
+	<-renewed
 	cancel()
 	if ctx.Err() != nil {
 		return // shutting down: the lease brings the job back
+	}
+	if errors.Is(lost, errClaimLost) {
+		// Another worker may hold the job now: whatever this attempt did,
+		// its outcome is not ours to record.
+		log.WarnContext(ctx, "job stopped", "err", lost)
+		return
 	}
 	if w.opts.OnJob != nil {
 		defer func() { w.opts.OnJob(j.Kind, w.outcomeOf(j, err), time.Since(start)) }()
@@ -166,6 +184,44 @@ func (w *Worker) process(ctx context.Context, j Job) {
 		log.InfoContext(ctx, "job retry", "in", delay, "err", err)
 		if rerr := w.store.RetryJob(ctx, j.ID, w.opts.Owner, w.clock.Now().Add(delay), err.Error()); rerr != nil {
 			log.WarnContext(ctx, "retry job failed", "err", rerr)
+		}
+	}
+}
+
+// errClaimLost stops an attempt whose claim this worker no longer holds,
+// or can no longer be sure it holds.
+var errClaimLost = errors.New("job claim lost")
+
+// renewClaim renews j's claim every third of ClaimTTL until ctx ends (the
+// attempt is over). valid is the local time until which the claim surely
+// holds: a renewal that finds the job taken, or renewals failing until the
+// claim may have run out, cancel the attempt through lose, so that no two
+// workers call Graph for one job at once.
+func (w *Worker) renewClaim(ctx context.Context, j Job, valid time.Time, lose context.CancelCauseFunc) {
+	every := w.opts.ClaimTTL / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		err := w.store.RenewJob(ctx, j.ID, w.opts.Owner, w.clock.Now(), w.opts.ClaimTTL)
+		switch {
+		case err == nil:
+			valid = start.Add(w.opts.ClaimTTL)
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, ErrNotFound):
+			lose(fmt.Errorf("%w: job %d is held elsewhere", errClaimLost, j.ID))
+			return
+		case time.Now().Add(every).After(valid):
+			lose(fmt.Errorf("%w: job %d: renewal failed until the claim may have run out: %w", errClaimLost, j.ID, err))
+			return
+		default:
+			w.log.WarnContext(ctx, "renew job claim failed", "job", j.ID, "err", err)
 		}
 	}
 }

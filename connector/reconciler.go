@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,23 +56,26 @@ func NewReconciler(store Store, dir DirectoryReader, opts Options) *Reconciler {
 func (r *Reconciler) Holder() string { return r.opts.Holder }
 
 // Run reconciles every interval (Options.Reconcile.Interval when 0) until
-// ctx ends, then releases the lease.
+// ctx ends, then releases the role. While it holds the role it renews it
+// every third of RoleTTL, between passes too, so that it keeps it; while
+// another holds it, it asks again every third of RoleTTL (or interval when
+// shorter), so that a dead holder's role is taken within about RoleTTL.
 func (r *Reconciler) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		interval = r.opts.Interval
 	}
 	defer func() {
-		if err := r.store.ReleaseLease(context.WithoutCancel(ctx), LeaseReconciler, r.opts.Holder); err != nil {
+		if err := r.Release(context.WithoutCancel(ctx)); err != nil {
 			r.log.Warn("release lease failed", "err", err)
 		}
 	}()
-	t := time.NewTimer(0)
-	defer t.Stop()
+	var (
+		next    time.Duration
+		holding bool
+	)
 	for {
-		select {
-		case <-ctx.Done():
+		if !r.wait(ctx, next, holding) {
 			return nil
-		case <-t.C:
 		}
 		rep, err := r.RunOnce(ctx)
 		switch {
@@ -81,7 +85,88 @@ func (r *Reconciler) Run(ctx context.Context, interval time.Duration) error {
 			r.log.DebugContext(ctx, "reconciled", "examined", rep.UsersExamined, "changed", rep.UsersChanged,
 				"expired", rep.Expired, "swept", rep.Swept)
 		}
-		t.Reset(interval)
+		holding = !rep.Skipped && !errors.Is(err, errRoleLost)
+		next = interval
+		if !holding {
+			next = min(interval, r.opts.RoleTTL/3)
+		}
+	}
+}
+
+// Release gives the reconciler role up if this reconciler holds it, so that
+// another replica (or the next cron run) need not wait for it to run out.
+func (r *Reconciler) Release(ctx context.Context) error {
+	return r.store.ReleaseLease(ctx, LeaseReconciler, r.opts.Holder)
+}
+
+// errRoleLost stops a pass whose reconciler role this process no longer
+// holds, or can no longer be sure it holds.
+var errRoleLost = errors.New("reconciler lease lost")
+
+// wait sleeps d, renewing the role meanwhile when holding; false when ctx
+// ended.
+func (r *Reconciler) wait(ctx context.Context, d time.Duration, holding bool) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	tick := time.NewTicker(r.opts.RoleTTL / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-tick.C:
+		}
+		if !holding {
+			continue
+		}
+		ok, err := r.store.AcquireLease(ctx, LeaseReconciler, r.opts.Holder, r.clock.Now(), r.opts.RoleTTL)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.log.WarnContext(ctx, "renew reconciler lease failed", "err", err)
+		case err == nil && !ok:
+			holding = false // taken over; the next pass asks again
+		}
+	}
+}
+
+// keepRole renews the role every third of RoleTTL while a pass runs
+// (until ctx ends). valid is the local time until which the role surely
+// holds; progress is when the pass last moved (unix nanoseconds, local
+// clock). The pass is stopped through lose when the role was taken, when
+// renewals failed until it may have run out, or when the pass made no
+// progress for LeaseTTL (a stuck pass must not keep the role).
+func (r *Reconciler) keepRole(ctx context.Context, valid time.Time, progress *atomic.Int64, lose context.CancelCauseFunc) {
+	every := r.opts.RoleTTL / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if idle := time.Since(time.Unix(0, progress.Load())); idle > r.opts.LeaseTTL {
+			lose(fmt.Errorf("%w: the pass made no progress for %s (reconcile.lease)", errRoleLost, idle.Round(time.Second)))
+			return
+		}
+		start := time.Now()
+		ok, err := r.store.AcquireLease(ctx, LeaseReconciler, r.opts.Holder, r.clock.Now(), r.opts.RoleTTL)
+		switch {
+		case err == nil && ok:
+			valid = start.Add(r.opts.RoleTTL)
+		case ctx.Err() != nil:
+			return
+		case err == nil:
+			lose(fmt.Errorf("%w: held elsewhere", errRoleLost))
+			return
+		case time.Now().Add(every).After(valid):
+			lose(fmt.Errorf("%w: renewal failed until the lease may have run out: %w", errRoleLost, err))
+			return
+		default:
+			r.log.WarnContext(ctx, "renew reconciler lease failed", "err", err)
+		}
 	}
 }
 
@@ -118,7 +203,8 @@ func (r *Reconciler) RunOnce(ctx context.Context) (ReconcileReport, error) {
 func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 	rep := ReconcileReport{GraphCalls: map[string]int{}}
 	p := &pass{now: r.clock.Now(), rep: &rep}
-	ok, err := r.store.AcquireLease(ctx, LeaseReconciler, r.opts.Holder, p.now, r.opts.LeaseTTL)
+	acquired := time.Now()
+	ok, err := r.store.AcquireLease(ctx, LeaseReconciler, r.opts.Holder, p.now, r.opts.RoleTTL)
 	if err != nil {
 		return rep, fmt.Errorf("acquire reconciler lease: %w", err)
 	}
@@ -126,6 +212,20 @@ func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 		rep.Skipped = true
 		return rep, nil
 	}
+	// The role is renewed while the pass runs; losing it stops the pass.
+	var progress atomic.Int64
+	progress.Store(acquired.UnixNano())
+	outer := ctx
+	ctx, lose := context.WithCancelCause(ctx)
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		r.keepRole(ctx, acquired.Add(r.opts.RoleTTL), &progress, lose)
+	}()
+	defer func() {
+		lose(nil)
+		<-kept
+	}()
 
 	lastSweep, err := r.cursorTime(ctx, CursorLastSweep)
 	if err != nil {
@@ -146,7 +246,7 @@ func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 	for {
 		if rep.Pages > 0 {
 			// Renew per page: a long pass must not let a second replica in.
-			ok, err := r.store.AcquireLease(ctx, LeaseReconciler, r.opts.Holder, r.clock.Now(), r.opts.LeaseTTL)
+			ok, err := r.store.AcquireLease(ctx, LeaseReconciler, r.opts.Holder, r.clock.Now(), r.opts.RoleTTL)
 			if err != nil {
 				// The lease may still be ours: say what failed, not who won.
 				p.fail(fmt.Errorf("renew reconciler lease: %w", err))
@@ -154,7 +254,7 @@ func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 				break
 			}
 			if !ok {
-				p.fail(errors.New("reconciler lease lost: held elsewhere"))
+				p.fail(fmt.Errorf("%w: held elsewhere", errRoleLost))
 				p.lost = true
 				break
 			}
@@ -170,12 +270,18 @@ func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 		}
 		rep.Pages++
 		r.reconcilePage(ctx, p, page.Items)
+		progress.Store(time.Now().UnixNano())
 		after = page.Items[len(page.Items)-1].ID
 		if len(page.Items) < r.opts.BatchSize || ctx.Err() != nil {
 			break
 		}
 	}
 
+	if cause := context.Cause(ctx); outer.Err() == nil && errors.Is(cause, errRoleLost) {
+		// First, so that the returned error says the role was lost.
+		p.errs = append([]error{cause}, p.errs...)
+		p.lost = true
+	}
 	if !p.lost {
 		r.verifyDisabled(ctx, p)
 	}

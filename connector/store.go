@@ -80,6 +80,10 @@ type JobStore interface {
 	// CompleteJob removes a job the owner still holds. ErrNotFound if the
 	// lease was lost (the job is someone else's now).
 	CompleteJob(ctx context.Context, id int64, owner string) error
+	// RenewJob extends the lease of a job owner still holds to now+lease
+	// (the worker's heartbeat while the job runs). ErrNotFound when the job
+	// is no longer owner's (taken over, or finished).
+	RenewJob(ctx context.Context, id int64, owner string, now time.Time, lease time.Duration) error
 	// RetryJob releases a held job to run again at runAt, recording lastError.
 	RetryJob(ctx context.Context, id int64, owner string, runAt time.Time, lastError string) error
 	// FailJob moves a held job out of the queue for good (kept for inspection).

@@ -67,6 +67,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	if r, ok := st.(interface{ ReleasedAtOpen() (jobs, leases int) }); ok {
+		if jobs, leases := r.ReleasedAtOpen(); jobs+leases > 0 {
+			log.Info("took back the leases of a previous process: no other process has the database open",
+				"jobs", jobs, "leases", leases)
+		}
+	}
 	opts, err := connectorOptions(cfg, log, clock)
 	if err != nil {
 		st.Close()

@@ -48,6 +48,13 @@ reconciler lease (nothing to do). For cron, beside or instead of "serve".
 	defer a.Close()
 	r := connector.NewReconciler(a.store, dir, a.svc.Options())
 	report, err := r.RunOnce(ctx)
+	if !report.Skipped {
+		// Hand the role back now: serve's reconciler, or the next cron run,
+		// need not wait for it to run out.
+		if rerr := r.Release(context.WithoutCancel(ctx)); rerr != nil {
+			log.Warn("release reconciler lease failed", "err", rerr)
+		}
+	}
 	b, _ := json.MarshalIndent(report, "", "  ")
 	fmt.Fprintln(stdout, string(b))
 	if err != nil {

@@ -114,6 +114,31 @@ func (s *Store) CompleteJob(ctx context.Context, id int64, owner string) error {
 	return s.write(ctx, "complete job", func(tx pgx.Tx) error { return s.sq.CompleteJob(ctx, pgTx{tx}, id, owner) })
 }
 
+// RenewJob extends the lease of a job owner still holds to now+lease, now
+// being the database's clock like the claim's.
+func (s *Store) RenewJob(ctx context.Context, id int64, owner string, now time.Time, lease time.Duration) error {
+	if lease <= 0 {
+		return fmt.Errorf("postgres: renew job: a positive lease is required")
+	}
+	args := []any{id, owner, lease.Microseconds()}
+	clock := s.leaseClock("$4")
+	if clock != dbClock {
+		args = append(args, sqlq.Time(now))
+	}
+	query := `UPDATE jobs SET lease_until = ` + clock + ` + $3::bigint * interval '1 microsecond'
+		WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`
+	return s.write(ctx, "renew job", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("job %d not held by %q: %w", id, owner, connector.ErrNotFound)
+		}
+		return nil
+	})
+}
+
 // RetryJob releases a held job to run again at runAt.
 func (s *Store) RetryJob(ctx context.Context, id int64, owner string, runAt time.Time, lastError string) error {
 	return s.write(ctx, "retry job", func(tx pgx.Tx) error { return s.sq.RetryJob(ctx, pgTx{tx}, id, owner, runAt, lastError) })

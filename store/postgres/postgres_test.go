@@ -83,3 +83,16 @@ func BenchmarkCreateUserParallel(b *testing.B) {
 	storetest.BenchCreateUserParallel(b, newStore)
 }
 func BenchmarkFilterUserName(b *testing.B) { storetest.BenchFilterUserName(b, newStore) }
+
+// PostgreSQL is shared by replicas: a store opened again keeps leases,
+// which run out by themselves (they are short and renewed by their holder).
+func TestRestartKeepsLeases(t *testing.T) {
+	url := freshSchema(t)
+	storetest.RunRestart(t, func(t *testing.T) connector.Store {
+		s, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		return s
+	}, false)
+}

@@ -85,6 +85,24 @@ func (s *Store) CompleteJob(ctx context.Context, id int64, owner string) error {
 	return s.write(ctx, "complete job", func(tx *sql.Tx) error { return s.sq.CompleteJob(ctx, s.wtx(tx), id, owner) })
 }
 
+// RenewJob extends the lease of a job owner still holds to now+lease.
+func (s *Store) RenewJob(ctx context.Context, id int64, owner string, now time.Time, lease time.Duration) error {
+	if lease <= 0 {
+		return fmt.Errorf("sqlite: renew job: a positive lease is required")
+	}
+	return s.write(ctx, "renew job", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND state = 'queued'`,
+			enc(now.Add(lease)), id, owner)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return errors.Join(err, fmt.Errorf("job %d not held by %q: %w", id, owner, connector.ErrNotFound))
+		}
+		return nil
+	})
+}
+
 // RetryJob releases a held job to run again at runAt.
 func (s *Store) RetryJob(ctx context.Context, id int64, owner string, runAt time.Time, lastError string) error {
 	return s.write(ctx, "retry job", func(tx *sql.Tx) error { return s.sq.RetryJob(ctx, s.wtx(tx), id, owner, runAt, lastError) })

@@ -39,6 +39,12 @@ type Store struct {
 	creates committer
 	// sq runs the statements both backends share.
 	sq *sqlq.SQL
+	// lock is the shared flock on the lock file beside the database that
+	// says this process has it open (see lockProcess).
+	lock *procLock
+	// releasedJobs and releasedLeases count what Open took back from a
+	// previous process.
+	releasedJobs, releasedLeases int
 }
 
 var _ connector.Store = (*Store)(nil)
@@ -75,13 +81,36 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{w: w, wc: newStmtCache(w), sq: sqlq.New(dialect, hooks)}
-	if err := s.migrate(ctx); err != nil {
+	lock, sole, err := lockProcess(abs + ".lock")
+	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s.lock = lock
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		lock.close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if sole {
+		// No other live process has the database open: every lease in it
+		// belongs to a process that is gone, so its jobs and the
+		// reconciler role are free now rather than when the leases run out.
+		if err := s.releaseAll(ctx); err != nil {
+			w.Close()
+			lock.close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		if err := lock.shared(); err != nil {
+			w.Close()
+			lock.close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
 	}
 	r, err := sql.Open("sqlite", dsn(abs, append(common, "query_only(1)"), "deferred"))
 	if err != nil {
 		w.Close()
+		lock.close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(readers)
@@ -144,6 +173,34 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// releaseAll frees every job lease and every named lease.
+func (s *Store) releaseAll(ctx context.Context) error {
+	return s.write(ctx, "release leases at start", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_owner = '', lease_until = NULL
+			WHERE state = 'queued' AND lease_until IS NOT NULL`)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		s.releasedJobs = int(n)
+		if res, err = tx.ExecContext(ctx, `DELETE FROM leases`); err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		s.releasedLeases = int(n)
+		return err
+	})
+}
+
+// ReleasedAtOpen reports how many job leases and named leases (the
+// reconciler's) Open took back from a previous process, because it found
+// no other live process on the database (the lock file beside it, PATH.lock,
+// says which processes have it open).
+func (s *Store) ReleasedAtOpen() (jobs, leases int) { return s.releasedJobs, s.releasedLeases }
+
 // Ping reports whether the database file can be read.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
@@ -159,7 +216,7 @@ func (s *Store) Close() error {
 	if s.r != nil {
 		errs = append(errs, s.rc.close(), s.r.Close())
 	}
-	errs = append(errs, s.wc.close(), s.w.Close())
+	errs = append(errs, s.wc.close(), s.w.Close(), s.lock.close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

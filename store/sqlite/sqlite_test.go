@@ -28,3 +28,16 @@ func BenchmarkCreateUserParallel(b *testing.B) {
 	storetest.BenchCreateUserParallel(b, newStore)
 }
 func BenchmarkFilterUserName(b *testing.B) { storetest.BenchFilterUserName(b, newStore) }
+
+// A restarted process alone on the database gets a dead process's leases
+// back at once (issues 10 and 16): the lock file says nobody else is alive.
+func TestRestartReleasesLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "passbridge.db")
+	storetest.RunRestart(t, func(t *testing.T) connector.Store {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		return s
+	}, true)
+}

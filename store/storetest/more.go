@@ -710,3 +710,108 @@ func testJobSubjectOrder(t *testing.T, s connector.Store) {
 		t.Fatalf("after the disable failed: %+v, want u1's enable", got)
 	}
 }
+
+// testJobRenew: a holder's renewal moves its claim forward, so the job is
+// not claimable until the renewed lease runs out; a renewal by anyone but
+// the holder, or after a takeover, is ErrNotFound.
+func testJobRenew(t *testing.T, s connector.Store) {
+	ctx := context.Background()
+	const lease = 15 * time.Second
+	if err := s.EnqueueJobs(ctx, []connector.Job{{Kind: connector.JobInvite, Subject: "u1", RunAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := s.ClaimJobs(ctx, "w1", t0, lease, 1)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v, %v", jobs, err)
+	}
+	id := jobs[0].ID
+	if err := s.RenewJob(ctx, id, "w2", t0, lease); !errors.Is(err, connector.ErrNotFound) {
+		t.Errorf("renewal by a non-holder: %v, want ErrNotFound", err)
+	}
+	// Renewed at +10s: held until +25s, not +15s.
+	if err := s.RenewJob(ctx, id, "w1", t0.Add(10*time.Second), lease); err != nil {
+		t.Fatalf("renew: %v", err)
+	}
+	if got, err := s.ClaimJobs(ctx, "w2", t0.Add(20*time.Second), lease, 1); err != nil || len(got) != 0 {
+		t.Fatalf("claimed at +20s a job renewed until +25s: %v, %v", got, err)
+	}
+	got, err := s.ClaimJobs(ctx, "w2", t0.Add(25*time.Second), lease, 1)
+	if err != nil || len(got) != 1 || got[0].ID != id || got[0].Attempts != 2 {
+		t.Fatalf("takeover at +25s: %+v, %v", got, err)
+	}
+	if err := s.RenewJob(ctx, id, "w1", t0.Add(26*time.Second), lease); !errors.Is(err, connector.ErrNotFound) {
+		t.Errorf("renewal by the former holder after a takeover: %v, want ErrNotFound", err)
+	}
+	if err := s.RenewJob(ctx, id, "w2", t0.Add(26*time.Second), lease); err != nil {
+		t.Errorf("renewal by the new holder: %v", err)
+	}
+	if err := s.CompleteJob(ctx, id, "w2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenewJob(ctx, id, "w2", t0.Add(27*time.Second), lease); !errors.Is(err, connector.ErrNotFound) {
+		t.Errorf("renewal of a finished job: %v, want ErrNotFound", err)
+	}
+}
+
+// RunRestart checks what a store does with a previous process's leases
+// when it is opened again. open returns a new store on the same database at
+// each call (the suite closes them). releasesAtStart says whether the
+// backend knows when it is the only process on its database (SQLite, by
+// its lock file) and then frees every lease at open; otherwise (PostgreSQL,
+// shared by replicas) leases are kept and run out by themselves.
+func RunRestart(t *testing.T, open func(t *testing.T) connector.Store, releasesAtStart bool) {
+	ctx := context.Background()
+	now := time.Now() // real time: PostgreSQL's production stores lease on the database's clock
+	const hour = time.Hour
+	hold := func(t *testing.T, s connector.Store, owner string) int64 {
+		t.Helper()
+		if err := s.EnqueueJobs(ctx, []connector.Job{{Kind: connector.JobInvite, Subject: owner, RunAt: now.Add(-time.Second)}}); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := s.ClaimJobs(ctx, owner, now, hour, 10)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claim: %v, %v", jobs, err)
+		}
+		if ok, err := s.AcquireLease(ctx, "reconciler", owner, now, hour); err != nil || !ok {
+			t.Fatalf("acquire: %v, %v", ok, err)
+		}
+		return jobs[0].ID
+	}
+	closeStore := func(t *testing.T, s connector.Store) {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}
+	// A store opened while another is open never takes the other's
+	// leases, whatever the backend.
+	a := open(t)
+	hold(t, a, "proc-a")
+	b := open(t)
+	if got, err := b.ClaimJobs(ctx, "proc-b", now, hour, 10); err != nil || len(got) != 0 {
+		t.Errorf("a store opened beside a live one claimed its job: %v, %v", got, err)
+	}
+	if ok, err := b.AcquireLease(ctx, "reconciler", "proc-b", now, hour); err != nil || ok {
+		t.Errorf("a store opened beside a live one took its lease: %v, %v", ok, err)
+	}
+	closeStore(t, b)
+	// The process holding the leases goes away without giving them back;
+	// the next one opens the database alone.
+	closeStore(t, a)
+	c := open(t)
+	defer closeStore(t, c)
+	got, err := c.ClaimJobs(ctx, "proc-c", now, hour, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := c.AcquireLease(ctx, "reconciler", "proc-c", now, hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if releasesAtStart {
+		if len(got) != 1 || !ok {
+			t.Errorf("after a restart alone: claimed %d jobs (want 1), took the reconciler lease %v (want true)", len(got), ok)
+		}
+	} else if len(got) != 0 || ok {
+		t.Errorf("leases of a possibly live replica taken: claimed %d jobs, lease %v", len(got), ok)
+	}
+}

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"Job/KindStats", testJobKindStats},
 		{"Job/ClaimContention", testClaimContention},
 		{"Job/OneAtATimePerSubject", testJobSubjectOrder},
+		{"Job/Renew", testJobRenew},
 		{"Event/List", testEvents},
 		{"State/Cursors", testCursors},
 		{"State/Leases", testLeases},
