@@ -222,3 +222,40 @@ func TestGroupRemovalSurvivesFailedAdd(t *testing.T) {
 		t.Error("ann is still in the group: the failed add dropped the removal")
 	}
 }
+
+// A member removal is deprovisioning: refused far more often than
+// worker.maxAttempts allows, it is still retried until Graph confirms.
+func TestGroupRemovalNeverGivenUp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *connector.Options) { o.Worker.MaxAttempts = 2 })
+	a := e.signUp("rem@tech.gov.sg", false)
+	e.drain()
+	g, err := e.svc.CreateGroup(e.ctx, "scim:test", connector.Group{DisplayName: "Reviewers", Members: []string{a.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	g, _ = e.store.GetGroup(e.ctx, g.ID)
+	ga := e.user(a.ID).Onboarding.GuestID
+	if !e.dir.member(g.EntraID, ga) {
+		t.Fatal("not synced")
+	}
+	refused := 0
+	e.dir.setFaults(func(op string) error {
+		if op == "removeGroupMember" && refused < 10 {
+			refused++
+			return &connector.DirectoryError{Class: connector.Transient, Op: op, Status: 503, Code: "ServiceUnavailable"}
+		}
+		return nil
+	}, nil)
+	if _, err := e.svc.UpdateGroup(e.ctx, "scim:test", g.ID, nil, func(g *connector.Group) error {
+		g.Members = nil
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	if e.dir.member(g.EntraID, ga) || refused != 10 {
+		t.Errorf("member still in the group after %d refusals", refused)
+	}
+}

@@ -392,9 +392,11 @@ const DeprovisionBackoffMax = 15 * time.Minute
 
 // deprovisioningKinds are the job kinds that take access away: they retry
 // until Graph confirms, whatever WorkerOptions.MaxAttempts says, and are
-// counted by /metrics while queued. A new kind that removes access (a group
-// member removal of its own) is added here.
-var deprovisioningKinds = []JobKind{JobDisable, JobDeleteGuest}
+// counted by /metrics while queued. A new kind that removes access is added
+// here. JobGroupDelete is not one: deleting a group passbridge created takes
+// no guest's access beyond the removals, and needs Group.ReadWrite.All,
+// which a tenant may choose not to grant.
+var deprovisioningKinds = []JobKind{JobDisable, JobDeleteGuest, JobGroupRemoveMember}
 
 // Deprovisions reports whether jobs of kind k take access away (disable and
 // revoke sessions, delete the guest, remove a membership): they are never
