@@ -78,6 +78,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		st.Close()
 		return nil, err
 	}
+	if err := shareInviteBudget(cfg, st, dir, opts.Clock.Now); err != nil {
+		st.Close()
+		return nil, err
+	}
 	svc := connector.NewService(st, opts)
 	var proxies []netip.Prefix
 	for _, p := range cfg.Server.TrustedProxies {
