@@ -73,6 +73,7 @@ type window struct {
 func newWindow(limit int, period time.Duration, now func() time.Time, sleep func(context.Context, time.Duration) error) *window {
 	return &window{limit: limit, period: period, now: now, sleep: sleep}
 }
+
 // wait blocks until cost units fit in the window, then takes them. A cost
 // above the limit is let through when the window is empty.
 func (w *window) wait(ctx context.Context, cost int) error {
