@@ -97,7 +97,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		tokens = append(tokens, scim.Token{Name: t.Name, SHA256: t.SHA256})
 	}
 	srv, err := scim.New(svc, scim.Options{Tokens: tokens, PublicURL: cfg.Server.PublicURL, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log, Ready: st.Ping,
-		AuthLimit: scim.AuthLimit{TrustedProxies: proxies}})
+		AuthLimit: scim.AuthLimit{TrustedProxies: proxies}, AccessLog: accessLog(cfg.Server)})
 	if err != nil {
 		st.Close()
 		return nil, err
