@@ -26,9 +26,9 @@ func fromMicros(v int64) time.Time {
 // The webhook statements, $n placeholders, rebound per call (they run a
 // few times a second at most).
 const (
-	lastEventIDSQL     = `SELECT COALESCE(MAX(id), 0) FROM events`
-	webhookCursorsSQL  = `SELECT name, after_id FROM webhook_receivers`
-	insertDeliverySQL  = `INSERT INTO webhook_deliveries (webhook, event_id, run_at, created)
+	lastEventIDSQL    = `SELECT COALESCE(MAX(id), 0) FROM events`
+	webhookCursorsSQL = `SELECT name, after_id FROM webhook_receivers`
+	insertDeliverySQL = `INSERT INTO webhook_deliveries (webhook, event_id, run_at, created)
 	SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), CAST($4 AS BIGINT) WHERE NOT EXISTS (SELECT 1 FROM webhook_receivers WHERE name = $1 AND after_id >= $2)
 	ON CONFLICT (webhook, event_id) DO NOTHING`
 	upsertCursorSQL = `INSERT INTO webhook_receivers (name, after_id) VALUES ($1, $2)
