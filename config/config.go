@@ -35,6 +35,8 @@ type Config struct {
 	Groups     Groups      `yaml:"groups"`
 	Reconcile  Reconcile   `yaml:"reconcile"`
 	Worker     Worker      `yaml:"worker"`
+	// Webhooks receive the event log (see webhooks.go).
+	Webhooks []Webhook `yaml:"webhooks" validate:"dive"`
 }
 
 // Server configures the HTTP server (SCIM, health, metrics).

@@ -340,7 +340,6 @@ func TestRetryWithBackoff(t *testing.T) {
 	}
 }
 
-
 // A receiver that never accepts: retried (backoff capped at 1 h) until 14
 // days after enqueueing, then dropped with an error log and counted.
 func TestGiveUpAfter14Days(t *testing.T) {
