@@ -36,6 +36,8 @@ type Config struct {
 	Reconcile  Reconcile   `yaml:"reconcile"`
 	Worker     Worker      `yaml:"worker"`
 	Runtime    Runtime     `yaml:"runtime"`
+	// Webhooks receive the event log (see webhooks.go).
+	Webhooks []Webhook `yaml:"webhooks" validate:"dive"`
 }
 
 // Server configures the HTTP server (SCIM, health, metrics).

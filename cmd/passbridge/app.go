@@ -18,6 +18,7 @@ import (
 	"github.com/passbridge/passbridge/metrics"
 	"github.com/passbridge/passbridge/scim"
 	"github.com/passbridge/passbridge/store"
+	"github.com/passbridge/passbridge/webhook"
 )
 
 // app is one passbridge process's components, wired.
@@ -35,6 +36,9 @@ type app struct {
 	// tweak, when set, adjusts the worker's and reconciler's options
 	// (tests shorten their pauses).
 	tweak func(*connector.Options)
+	// webhooks delivers the event log to cfg.webhooks (nil: none); its
+	// Status is what the console shows about failing receivers.
+	webhooks *webhook.Dispatcher
 }
 
 // wireOption adjusts newApp and newDirectory.
@@ -110,7 +114,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		st.Close()
 		return nil, err // the same Metrics given to two apps
 	}
-	return &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock, metrics: m}, nil
+	a := &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock, metrics: m}
+	if a.webhooks, err = a.newWebhooks(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }

@@ -49,6 +49,7 @@ func graphHTTPClient(m *metrics.Metrics) *http.Client {
 
 // startBackground runs the outbox worker and the reconciler until ctx ends.
 func (a *app) startBackground(ctx context.Context, wg *sync.WaitGroup) {
+	a.startWebhooks(ctx, wg)
 	if a.dir == nil {
 		return
 	}
