@@ -47,7 +47,7 @@ func (h inviteHandler) handle(ctx context.Context, j Job) error {
 		return err
 	}
 	if o.InviteJob != j.ID {
-		at, held, err := h.holdIntent(ctx, u.ID, j.ID)
+		at, held, err := h.holdIntent(ctx, u.ID, j)
 		if err != nil || !held {
 			return err
 		}
@@ -178,10 +178,16 @@ func (h inviteHandler) recordConflict(ctx context.Context, userID string, j Job,
 // for one onboarding (a reactivation before the first ran, a replayed row),
 // only the one holding it invites. held is false when this job must not.
 // at is the intent's time, which the provenance check compares with an
-// account's createdDateTime.
-func (h inviteHandler) holdIntent(ctx context.Context, userID string, jobID int64) (at time.Time, held bool, err error) {
+// account's createdDateTime: now on the job's first attempt; on a later one
+// (an earlier claim that did not record it, e.g. by a version without
+// InviteIntentAt) the job's creation, the earliest it could have invited.
+func (h inviteHandler) holdIntent(ctx context.Context, userID string, j Job) (at time.Time, held bool, err error) {
+	jobID := j.ID
 	dup := false
 	at = h.clock.Now()
+	if j.Attempts > 1 && !j.Created.IsZero() && j.Created.Before(at) {
+		at = j.Created
+	}
 	_, err = h.store.UpdateUser(ctx, userID, func(cur *User) (Change, error) {
 		co := &cur.Onboarding
 		switch {

@@ -21,8 +21,8 @@ type deleteGuestPayload struct {
 	GuestID string `json:"guestId,omitempty"`
 	// Email is read from jobs queued before deletions went by recorded id
 	// only, and ignored: an address is never looked up to delete.
-	Email   string `json:"email,omitempty"`
-	Reason  string `json:"reason,omitempty"`
+	Email  string `json:"email,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 type seedPayload struct {

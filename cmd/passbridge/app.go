@@ -137,6 +137,7 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 			CCRecipients: cfg.Invitation.CCRecipients,
 			Language:     cfg.Invitation.Language,
 		},
+		AdoptExistingGuests: cfg.Invitation.AdoptExistingGuests,
 		Agreements: agreements,
 		Seed: connector.SeedOptions{
 			GroupID:         cfg.Seed.GroupID,
