@@ -48,6 +48,10 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"Event/List", testEvents},
 		{"State/Cursors", testCursors},
 		{"State/Leases", testLeases},
+		{"User/InviteAddressUnique", testInviteAddressUnique},
+		{"User/InviteAddressConcurrent", testInviteAddressConcurrent},
+		{"User/GuestIDFilter", testGuestIDFilter},
+		{"Tombstone/Lifecycle", testTombstones},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
