@@ -138,7 +138,7 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 			Language:     cfg.Invitation.Language,
 		},
 		AdoptExistingGuests: cfg.Invitation.AdoptExistingGuests,
-		Agreements: agreements,
+		Agreements:          agreements,
 		Seed: connector.SeedOptions{
 			GroupID:         cfg.Seed.GroupID,
 			DueBusinessDays: cfg.Seed.DueBusinessDays,
