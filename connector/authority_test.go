@@ -280,3 +280,15 @@ func TestDeletionByAddressNeverRuns(t *testing.T) {
 	e.drain()
 	e.wantUntouched("old@tech.gov.sg", member)
 }
+
+// A plain invitation, whose answer is readable at once, is not an adoption.
+func TestFreshInvitationIsNotAdoption(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := e.signUp("fay@tech.gov.sg", false)
+	e.drain()
+	e.wantState(u.ID, connector.StateInvited)
+	if e.hasEvent(u.ID, "onboarding.guestAdopted") {
+		t.Errorf("guestAdopted event for a fresh invitation")
+	}
+}

@@ -69,7 +69,7 @@ func (h inviteHandler) handle(ctx context.Context, j Job) error {
 		if g.ID == p.ReplaceGuestID {
 			return fmt.Errorf("the previous guest %s is still listed at this address; retrying once its deletion shows", g.ID)
 		}
-		return h.decide(ctx, u.ID, j, email, g, intent, j.Attempts > 1)
+		return h.decide(ctx, u.ID, j, email, g, intent, j.Attempts > 1, false)
 	case err != nil && ClassOf(err) != NotFound:
 		return fmt.Errorf("look up guest: %w", err)
 	}
@@ -91,21 +91,26 @@ func (h inviteHandler) handle(ctx context.Context, j Job) error {
 	// readable yet (replication lag): that is a new account, ours.
 	if rs, err := h.dir.GetGuests(ctx, []string{res.GuestID}); err == nil {
 		if r, ok := rs[res.GuestID]; ok && r.Err == nil && r.Guest.ID != "" {
-			return h.decide(ctx, u.ID, j, email, r.Guest, intent, true)
+			return h.decide(ctx, u.ID, j, email, r.Guest, intent, true, true)
 		}
 	}
 	return h.record(ctx, u.ID, j, email, res.GuestID, "")
 }
 
-// decide acts on the provenance of an account found at the user's address.
-func (h inviteHandler) decide(ctx context.Context, userID string, j Job, email string, g Guest, intent time.Time, ownAttempt bool) error {
+// decide acts on the provenance of an account found at the user's address:
+// before inviting (invited false) or in the invitation's answer.
+func (h inviteHandler) decide(ctx context.Context, userID string, j Job, email string, g Guest, intent time.Time, ownAttempt, invited bool) error {
 	v, err := h.provenance(ctx, userID, g, intent, ownAttempt)
 	if err != nil {
 		return err
 	}
-	switch v {
-	case verdictOwn:
+	switch {
+	case v == verdictOwn && invited:
+		return h.record(ctx, userID, j, email, g.ID, "")
+	case v == verdictOwn:
 		return h.record(ctx, userID, j, email, g.ID, adoptLostAnswer)
+	}
+	switch v {
 	case verdictAdopt:
 		return h.record(ctx, userID, j, email, g.ID, adoptExistingGuest)
 	case verdictPending:
