@@ -111,7 +111,10 @@ func (c *Client) FindGuestByEmail(ctx context.Context, email string) (connector.
 	} {
 		var list []models.Userable
 		top := int32(2)
-		err := c.do(ctx, opFindGuest, c.directory, 1, retryAll, func(ctx context.Context) error {
+		// Only throttling is retried here: the lookup precedes every
+		// invitation attempt, and a 5xx is cheaper to retry with the job's
+		// backoff than by holding a worker while sleeping.
+		err := c.do(ctx, opFindGuest, c.directory, 1, retryThrottle, func(ctx context.Context) error {
 			r, err := c.graph.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
 				QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &f, Select: guestSelect, Top: &top},
 			})
