@@ -187,6 +187,10 @@ type Invitation struct {
 	CCRecipients []string `yaml:"ccRecipients" validate:"max=1,dive,email"`
 	Language     string   `yaml:"language" validate:"omitempty,bcp47_language_tag"`
 	Validity     Duration `yaml:"validity" validate:"gt=0s,max=8760h"`
+	// AdoptExistingGuests lets passbridge adopt a guest that was in the
+	// tenant before its invitation (never a member); false puts such a user
+	// in state conflict.
+	AdoptExistingGuests bool `yaml:"adoptExistingGuests"`
 }
 
 // Policy decides which e-mail addresses may sign up.

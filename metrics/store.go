@@ -34,6 +34,7 @@ type StoreOptions struct {
 var States = []connector.State{
 	connector.StatePending, connector.StateInvited, connector.StateRedeemed, connector.StateMFARegistered,
 	connector.StateOnboarded, connector.StateExpired, connector.StateDisabled, connector.StateFailed,
+	connector.StateConflict,
 }
 
 // WatchStore registers collectors that read the outbox depth, the age of

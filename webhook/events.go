@@ -18,7 +18,7 @@ var KnownEventTypes = []string{
 	"deprovisioning.delayed",
 	"group.created", "group.deleted", "group.mirrored", "group.updated",
 	"job.failed",
-	"onboarding.addressChangeIgnored", "onboarding.agreementAccepted", "onboarding.disabled",
+	"onboarding.addressChangeIgnored", "onboarding.agreementAccepted", "onboarding.conflict", "onboarding.disabled",
 	"onboarding.driftRepaired", "onboarding.enabled", "onboarding.expired", "onboarding.failed",
 	"onboarding.guestAdopted", "onboarding.guestDeleted", "onboarding.invited", "onboarding.mfaRegistered",
 	"onboarding.onboarded", "onboarding.redeemed", "onboarding.reinvite", "onboarding.reset", "onboarding.state",

@@ -73,7 +73,9 @@ func TestKnownEventTypes(t *testing.T) {
 	files, _ := filepath.Glob("../connector/*.go")
 	re := regexp.MustCompile(`"((?:user|group|onboarding|seed|job|deprovisioning)\.[a-zA-Z]+)"`)
 	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
+		// filter.go names SCIM filter attributes ("onboarding.guestId"), not
+		// event types.
+		if strings.HasSuffix(f, "_test.go") || filepath.Base(f) == "filter.go" {
 			continue
 		}
 		b, err := os.ReadFile(f)

@@ -157,7 +157,8 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 			CCRecipients: cfg.Invitation.CCRecipients,
 			Language:     cfg.Invitation.Language,
 		},
-		Agreements: agreements,
+		AdoptExistingGuests: cfg.Invitation.AdoptExistingGuests,
+		Agreements:          agreements,
 		Seed: connector.SeedOptions{
 			GroupID:         cfg.Seed.GroupID,
 			DueBusinessDays: cfg.Seed.DueBusinessDays,

@@ -51,6 +51,10 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"State/Cursors", testCursors},
 		{"State/Leases", testLeases},
 		{"Webhook/Deliveries", testWebhookDeliveries},
+		{"User/InviteAddressUnique", testInviteAddressUnique},
+		{"User/InviteAddressConcurrent", testInviteAddressConcurrent},
+		{"User/GuestIDFilter", testGuestIDFilter},
+		{"Tombstone/Lifecycle", testTombstones},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
