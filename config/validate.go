@@ -185,6 +185,10 @@ var hints = map[string]string{
 	"server.trustedProxies[]":      `write the load balancer's address range, e.g. "10.0.0.0/24"`,
 	"reconcile.lease":              `write at least twice reconcile.interval, or leave it out: the default is the larger of "5m" and twice reconcile.interval`,
 	"seed.timeZone":                `write an IANA time zone name, e.g. "Asia/Singapore"`,
+	"mail.from":                    `write the sender, e.g. "TechPass <noreply@tech.gov.sg>"`,
+	"mail.smtp.host":               `write the SMTP server's host name, e.g. "smtp.tech.gov.sg"`,
+	"mail.smtp.password":           `reference it, e.g. "${SMTP_PASSWORD}"`,
+	"mail.templates":               "fix the file named, or remove it to use the embedded template",
 }
 
 // hintFor returns the hint for key, else one naming the default value.
@@ -328,6 +332,7 @@ func (c *Config) crossChecks(o validateOptions, ps *Problems) {
 		ps.add("seed.groupID", `is required when an agreement has requiredWhen "seed"`, hints["seed.groupID"])
 	}
 	c.checkServerEdge(ps)
+	c.checkMail(ps)
 
 	// groups.map[name].clients name SCIM clients: scim.tokens names.
 	tokens := map[string]bool{}
@@ -371,5 +376,6 @@ func (c *Config) Warnings() []Problem {
 			`list the organisational domains, e.g. ["gov.sg", "*.gov.sg"]`)
 	}
 	ws = append(ws, c.serverEdgeWarnings()...)
+	ws = append(ws, c.mailWarnings()...)
 	return ws
 }
