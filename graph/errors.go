@@ -221,7 +221,7 @@ const (
 // do runs fn under the directory (or invitation) limiter, with a
 // per-request timeout, retrying transient failures per policy, honouring
 // Retry-After (capped by MaxRetryWait), with exponential backoff otherwise.
-func (c *Client) do(ctx context.Context, op string, lim *window, cost int, policy retryPolicy, fn func(ctx context.Context) error) error {
+func (c *Client) do(ctx context.Context, op string, lim limiter, cost int, policy retryPolicy, fn func(ctx context.Context) error) error {
 	for attempt := 0; ; attempt++ {
 		if err := lim.wait(ctx, cost); err != nil {
 			return c.classify(op, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/passbridge/passbridge/metrics"
 	"github.com/passbridge/passbridge/scim"
 	"github.com/passbridge/passbridge/store"
+	"github.com/passbridge/passbridge/webhook"
 )
 
 // app is one passbridge process's components, wired.
@@ -35,6 +36,9 @@ type app struct {
 	// tweak, when set, adjusts the worker's and reconciler's options
 	// (tests shorten their pauses).
 	tweak func(*connector.Options)
+	// webhooks delivers the event log to cfg.webhooks (nil: none); its
+	// Status is what the console shows about failing receivers.
+	webhooks *webhook.Dispatcher
 }
 
 // wireOption adjusts newApp and newDirectory.
@@ -86,6 +90,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		st.Close()
 		return nil, err
 	}
+	if err := shareInviteBudget(cfg, st, dir, opts.Clock.Now); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if wr.mailer != nil {
 		opts.Mailer = wr.mailer
 	} else if opts.Mailer, err = newMailer(cfg, log); err != nil {
@@ -107,7 +115,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		tokens = append(tokens, scim.Token{Name: t.Name, SHA256: t.SHA256})
 	}
 	srv, err := scim.New(svc, scim.Options{Tokens: tokens, PublicURL: cfg.Server.PublicURL, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log, Ready: st.Ping,
-		AuthLimit: scim.AuthLimit{TrustedProxies: proxies}})
+		AuthLimit: scim.AuthLimit{TrustedProxies: proxies}, AccessLog: accessLog(cfg.Server)})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -120,7 +128,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		st.Close()
 		return nil, err // the same Metrics given to two apps
 	}
-	return &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock, metrics: m}, nil
+	a := &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock, metrics: m}
+	if a.webhooks, err = a.newWebhooks(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }
