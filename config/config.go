@@ -38,6 +38,7 @@ type Config struct {
 	Runtime    Runtime     `yaml:"runtime"`
 	// Webhooks receive the event log (see webhooks.go).
 	Webhooks []Webhook `yaml:"webhooks" validate:"dive"`
+	Mail     Mail      `yaml:"mail"`
 }
 
 // Server configures the HTTP server (SCIM, health, metrics).
@@ -319,6 +320,36 @@ type Worker struct {
 	MaxAttempts int      `yaml:"maxAttempts" validate:"min=1,max=1000"`
 }
 
+// Mail configures passbridge's own mails (invitations with their redeem
+// link when invitation.sendEmail is false, reminders and notices).
+type Mail struct {
+	// From is the sender, "Name <address>" or an address; required with
+	// smtp.host.
+	From string `yaml:"from"`
+	SMTP SMTP   `yaml:"smtp"`
+	// Templates is a folder whose NAME.txt / NAME.html files override the
+	// embedded templates (invitation, reminder, terminationNotice,
+	// terminated, inactivityNotice, disabled).
+	Templates string `yaml:"templates"`
+}
+
+// SMTP is the mail server. Mail is sent only when Host is set.
+type SMTP struct {
+	Host     string `yaml:"host" validate:"omitempty,hostorip"`
+	Port     int    `yaml:"port" validate:"min=1,max=65535"`
+	Username string `yaml:"username"`
+	// Password may be a ${ENV} reference; it is redacted in dumps and logs.
+	Password string `yaml:"password"`
+	// StartTLS makes STARTTLS mandatory [true]; false sends in the clear,
+	// only for a relay on the same host or a trusted network.
+	StartTLS bool `yaml:"starttls"`
+	// Timeout bounds connecting and each SMTP command.
+	Timeout Duration `yaml:"timeout" validate:"gt=0s,max=10m"`
+}
+
+// Enabled reports whether passbridge sends mail (mail.smtp.host set).
+func (m Mail) Enabled() bool { return m.SMTP.Host != "" }
+
 // Default returns the configuration with every default of the contract.
 func Default() *Config {
 	return &Config{
@@ -348,6 +379,7 @@ func Default() *Config {
 			BatchSize: connector.DefaultReconcileBatchSize},
 		Worker: Worker{Concurrency: connector.DefaultWorkerConcurrency, Lease: Duration(connector.DefaultWorkerLease),
 			MaxAttempts: connector.DefaultWorkerMaxAttempts},
+		Mail: Mail{SMTP: SMTP{Port: 587, StartTLS: true, Timeout: Duration(30 * time.Second)}},
 	}
 }
 

@@ -13,7 +13,8 @@ const RedactedText = "[redacted]"
 
 // Redacted returns a copy of c with secrets replaced by "[redacted]": the
 // Azure client secret and certificate password, the password in the
-// database URL, and webhook secrets and URL queries. Token hashes are kept (they are not secrets).
+// database URL, webhook secrets and URL queries, and the SMTP password.
+// Token hashes are kept (they are not secrets).
 func (c Config) Redacted() Config {
 	out := c
 	if out.Azure.ClientSecret != "" {
@@ -23,6 +24,9 @@ func (c Config) Redacted() Config {
 		out.Azure.CertificatePassword = RedactedText
 	}
 	out.Database.URL = redactURL(out.Database.URL)
+	if out.Mail.SMTP.Password != "" {
+		out.Mail.SMTP.Password = RedactedText
+	}
 	// Copy the reference types so that the copy can be changed safely.
 	out.SCIM.Tokens = append([]Token(nil), c.SCIM.Tokens...)
 	out.Agreements = append([]Agreement(nil), c.Agreements...)

@@ -23,6 +23,15 @@ var stringRules = map[string]func(string) error{
 	"guid":          checkGUID,
 	"domainpattern": checkDomainPattern,
 	"isodate":       checkDate,
+	"hostorip":      checkHost,
+}
+
+// checkHost accepts a host name or an IP address (mail.smtp.host).
+func checkHost(s string) error {
+	if net.ParseIP(s) == nil && !isHostname(s) {
+		return fmt.Errorf("%q is not a host name or IP address (write the host alone, without a port or scheme)", s)
+	}
+	return nil
 }
 
 func checkListen(s string) error {

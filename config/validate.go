@@ -187,6 +187,10 @@ var hints = map[string]string{
 	"seed.timeZone":                `write an IANA time zone name, e.g. "Asia/Singapore"`,
 	"webhooks[].url":               `write the receiver's https URL; plain http is only for a receiver on localhost`,
 	"webhooks[].secret":            `write "whsec_" followed by a base64 key of 24 to 64 bytes (e.g. from "openssl rand -base64 32"), as a reference such as "${WEBHOOK_SECRET}"`,
+	"mail.from":                    `write the sender, e.g. "TechPass <noreply@tech.gov.sg>"`,
+	"mail.smtp.host":               `write the SMTP server's host name, e.g. "smtp.tech.gov.sg"`,
+	"mail.smtp.password":           `reference it, e.g. "${SMTP_PASSWORD}"`,
+	"mail.templates":               "fix the file named, or remove it to use the embedded template",
 }
 
 // hintFor returns the hint for key, else one naming the default value.
@@ -331,6 +335,7 @@ func (c *Config) crossChecks(o validateOptions, ps *Problems) {
 	}
 	c.checkServerEdge(ps)
 	c.checkWebhooks(ps)
+	c.checkMail(ps)
 
 	// groups.map[name].clients name SCIM clients: scim.tokens names.
 	tokens := map[string]bool{}
@@ -375,5 +380,6 @@ func (c *Config) Warnings() []Problem {
 	}
 	ws = append(ws, c.serverEdgeWarnings()...)
 	ws = append(ws, c.webhookWarnings()...)
+	ws = append(ws, c.mailWarnings()...)
 	return ws
 }

@@ -18,7 +18,8 @@
 //   - jobs: outbox.go (the Worker: claim, backoff, fail) and one handler per
 //     job kind, job_invite.go, job_enable.go, job_deleteguest.go,
 //     job_seed.go, job_groupsync.go (with the groups.map checks),
-//     job_groupremove.go, job_groupdelete.go;
+//     job_groupremove.go, job_groupdelete.go, job_mail.go (passbridge's own
+//     mails through a Mailer, not sent twice for one event);
 //   - reconcile: reconciler.go (the pass, lease, cursors),
 //     reconcile_feeds.go (delta and audit log), reconcile_page.go (one page
 //     of users).

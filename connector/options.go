@@ -86,6 +86,11 @@ type Options struct {
 	// false; the default, true, creates them).
 	GroupCreateDisabled bool
 
+	// Mailer sends passbridge's own mails (config: mail.smtp; nil: none).
+	// With it and Invitation.SendEmail false, passbridge mails the
+	// invitation with its redeem link itself (job_mail.go).
+	Mailer Mailer
+
 	// Worker configures the outbox worker (config: worker.*).
 	Worker WorkerOptions
 	// Reconcile configures the reconciler (config: reconcile.*).

@@ -68,6 +68,7 @@ func NewWorker(store Store, dir Directory, opts Options) *Worker {
 	}
 	w.handlers[JobGroupRemoveMember] = groupRemoveHandler{env, dir}
 	w.handlers[JobGroupDelete] = groupDeleteHandler{env, dir}
+	w.handlers[JobMail] = mailHandler{env, dir, opts.Mailer}
 	return w
 }
 
@@ -307,6 +308,7 @@ func readable(kind JobKind, err error, gaveUp bool, attempts int) string {
 		JobInvite: "invitation", JobDisable: "disabling the guest", JobEnable: "enabling the guest",
 		JobDeleteGuest: "deleting the guest", JobSeedProvision: "SEED provisioning", JobGroupSync: "group sync",
 		JobGroupRemoveMember: "removing a group member", JobGroupDelete: "deleting the group",
+		JobMail: "mailing the user",
 	}[kind]
 	if what == "" {
 		what = string(kind)

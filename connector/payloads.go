@@ -63,6 +63,15 @@ type groupDeletePayload struct {
 	EntraID string `json:"entraId"`
 }
 
+// mailPayload is one mail to send: the template and the event it is for
+// (the key of Onboarding.Mail) of the job's subject (the user). Never a
+// redeem link: the handler asks Graph for a fresh one when it sends.
+type mailPayload struct {
+	Template string `json:"template"`
+	UserID   string `json:"userId"`
+	Event    string `json:"event"`
+}
+
 // encode marshals a job payload or event data.
 func encode(v any) (json.RawMessage, error) {
 	b, err := json.Marshal(v)

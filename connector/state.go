@@ -296,6 +296,12 @@ func finish(old User, u *User, actor string, now time.Time, opts Options) (Chang
 	if err != nil {
 		return Change{}, err
 	}
+	// passbridge's own invitation mail, when it sends them (job_mail.go).
+	mj, err := invitationMail(old, u, now, opts)
+	if err != nil {
+		return Change{}, err
+	}
+	jobs = append(jobs, mj...)
 	u.Modified = now // the facts are part of the resource (meta.lastModified)
 	evs, err := factEvents(old.Onboarding, *u, actor, now)
 	if err != nil {

@@ -96,6 +96,31 @@ type Onboarding struct {
 	Conflict bool `json:"conflict,omitempty"`
 
 	Seed Seed `json:"seed,omitempty"`
+
+	// Mail records passbridge's own mails to the user by event key (e.g.
+	// "invitation:2026-01-02T03:04:05Z"): queued, being sent, sent. It is
+	// what keeps one event from being mailed twice (job_mail.go). It never
+	// holds a redeem link.
+	Mail map[string]*MailRecord `json:"mail,omitempty"`
+}
+
+// MailRecord is the delivery record of one mail (one event of one user).
+type MailRecord struct {
+	Template string    `json:"template"`
+	QueuedAt time.Time `json:"queuedAt"`
+	Job      int64     `json:"job,omitempty"` // the job that holds the sending
+	Attempts int       `json:"attempts,omitempty"`
+	// SendingAt is set (compare-and-swap) before an attempt hands the mail
+	// to the SMTP server and cleared when the server refused it; found set
+	// by the next attempt, the previous one ended without an answer (a
+	// crash mid-send): Uncertain.
+	SendingAt *time.Time `json:"sendingAt,omitempty"`
+	SentAt    *time.Time `json:"sentAt,omitempty"`
+	// Uncertain: an attempt may have been delivered without being
+	// recorded; the mail was sent again with the same Message-ID.
+	Uncertain bool   `json:"uncertain,omitempty"`
+	Skipped   string `json:"skipped,omitempty"` // why it was not sent (e.g. "redeemed")
+	LastError string `json:"lastError,omitempty"`
 }
 
 // AgreementAcceptance records that the user accepted one agreement.
@@ -156,6 +181,8 @@ const (
 	// JobGroupDelete deletes an Entra group passbridge created, after its
 	// SCIM group was deleted.
 	JobGroupDelete JobKind = "groupDelete"
+	// JobMail sends one of passbridge's own mails (job_mail.go).
+	JobMail JobKind = "mail"
 )
 
 // Values of Group.EntraOrigin.

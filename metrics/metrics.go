@@ -154,6 +154,7 @@ var JobKinds = []connector.JobKind{
 	connector.JobInvite, connector.JobDisable, connector.JobEnable,
 	connector.JobDeleteGuest, connector.JobSeedProvision, connector.JobGroupSync,
 	connector.JobGroupRemoveMember, connector.JobGroupDelete,
+	connector.JobMail,
 }
 
 // Registry returns the registry (to register more collectors, or gather in tests).

@@ -18,6 +18,7 @@ var KnownEventTypes = []string{
 	"deprovisioning.delayed",
 	"group.created", "group.deleted", "group.mirrored", "group.updated",
 	"job.failed",
+	"mail.sent", "mail.skipped", "mail.uncertain",
 	"onboarding.addressChangeIgnored", "onboarding.agreementAccepted", "onboarding.conflict", "onboarding.disabled",
 	"onboarding.driftRepaired", "onboarding.enabled", "onboarding.expired", "onboarding.failed",
 	"onboarding.guestAdopted", "onboarding.guestDeleted", "onboarding.invited", "onboarding.mfaRegistered",

@@ -46,6 +46,14 @@ type wireOption func(*wiring)
 
 type wiring struct {
 	metrics *metrics.Metrics
+	// mailer, when set, replaces the one mail.smtp configures (the demo
+	// keeps its mails in memory).
+	mailer connector.Mailer
+}
+
+// withMailer makes newApp send passbridge's mails through m.
+func withMailer(m connector.Mailer) wireOption {
+	return func(w *wiring) { w.mailer = m }
 }
 
 // withMetrics makes newApp record into m, and newDirectory count Graph
@@ -83,6 +91,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		return nil, err
 	}
 	if err := shareInviteBudget(cfg, st, dir, opts.Clock.Now); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if wr.mailer != nil {
+		opts.Mailer = wr.mailer
+	} else if opts.Mailer, err = newMailer(cfg, log); err != nil {
 		st.Close()
 		return nil, err
 	}

@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/graph"
 	"github.com/passbridge/passbridge/graph/graphsim"
+	"github.com/passbridge/passbridge/mail"
 	"github.com/passbridge/passbridge/metrics"
 	"github.com/passbridge/passbridge/scim"
 )
@@ -40,7 +42,10 @@ reconciler, the Microsoft Graph simulator instead of a tenant, and SQLite in
 a temporary folder. Prints the SCIM URL, a bearer token and curl lines to sign
 someone up and to act as that person (redeem the invitation, register MFA,
 accept the terms). By default it first walks a sample user to "onboarded".
-Ctrl-C stops it and removes the temporary folder.
+passbridge mails the invitations itself (invitation.sendEmail false, as with
+mail.smtp set); the demo keeps those mails instead of sending them and prints
+each one, its redeem link redacted. Ctrl-C stops it and removes the
+temporary folder.
 
 `)
 		fs.PrintDefaults()
@@ -87,6 +92,8 @@ Ctrl-C stops it and removes the temporary folder.
 	cfg.Invitation.RedirectURL = "https://myapps.microsoft.com"
 	cfg.Policy.AllowedDomains = []string{"gov.sg", "*.gov.sg"}
 	cfg.Agreements = demoAgreements
+	// passbridge mails the invitation itself, into memory (shown below).
+	cfg.Invitation.SendEmail = false
 	// A short pause between reconcile passes, so that changes show at once.
 	cfg.Reconcile.Interval = config.Duration(2 * time.Second)
 	cfg.Reconcile.Lease = config.Duration(10 * time.Second)
@@ -105,7 +112,12 @@ Ctrl-C stops it and removes the temporary folder.
 		fmt.Fprintf(stderr, "passbridge demo: %v\n", err)
 		return 1
 	}
-	a, err := newApp(ctx, cfg, log, dir, nil, withMetrics(m))
+	mails, err := mail.NewMemory(nil, "demo.passbridge.invalid")
+	if err != nil {
+		fmt.Fprintf(stderr, "passbridge demo: %v\n", err)
+		return 1
+	}
+	a, err := newApp(ctx, cfg, log, dir, nil, withMetrics(m), withMailer(mailerFor{mails}))
 	if err != nil {
 		fmt.Fprintf(stderr, "passbridge demo: %v\n", err)
 		return 1
@@ -121,8 +133,9 @@ Ctrl-C stops it and removes the temporary folder.
 
 	base := "http://" + ln.Addr().String() + scim.Prefix
 	printDemoHelp(stdout, base, simURL, token)
+	shown := 0
 	if *walk {
-		if err := walkthrough(ctx, stdout, base, token, sim); err != nil {
+		if err := walkthrough(ctx, stdout, base, token, sim, mails, &shown); err != nil {
 			fmt.Fprintf(stderr, "passbridge demo: walkthrough: %v\n", err)
 			cancel()
 			<-served
@@ -135,6 +148,7 @@ Ctrl-C stops it and removes the temporary folder.
 		return 0
 	}
 	fmt.Fprintln(stdout, "\nServing until Ctrl-C. Try the curl lines above with your own address.")
+	go showMails(ctx, stdout, mails, shown)
 	if err := <-served; err != nil {
 		fmt.Fprintf(stderr, "passbridge demo: %v\n", err)
 		return 1
@@ -163,7 +177,7 @@ Act as that person in the tenant (the Graph simulator's control API):
 
 // walkthrough signs up a sample user over SCIM and plays that person's
 // part in the simulated tenant, printing each onboarding state it sees.
-func walkthrough(ctx context.Context, w io.Writer, base, token string, sim *graphsim.Sim) error {
+func walkthrough(ctx context.Context, w io.Writer, base, token string, sim *graphsim.Sim, mails *mail.Memory, shown *int) error {
 	const email = "alice@tech.gov.sg"
 	fmt.Fprintf(w, "\nWalkthrough: signing up %s\n", email)
 	body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":%q,"name":{"givenName":"Alice","familyName":"Tan"},"emails":[{"value":%q,"type":"work","primary":true}]}`, email, email)
@@ -204,6 +218,15 @@ func walkthrough(ctx context.Context, w io.Writer, base, token string, sim *grap
 			return fmt.Errorf("waiting for %s (last state %q): %w", st.want, state, err)
 		}
 		fmt.Fprintf(w, "  %-14s %s\n", state, st.what)
+		if st.want == "invited" {
+			if err := waitMail(ctx, mails, *shown+1, 30*time.Second); err != nil {
+				return fmt.Errorf("waiting for the invitation mail: %w", err)
+			}
+			for _, m := range mails.Sent()[*shown:] {
+				printMail(w, m)
+				*shown++
+			}
+		}
 	}
 	fmt.Fprintf(w, "Done: GET %s/Users/%s shows the whole story in the techpass extension.\n", base, id)
 	return nil
@@ -267,5 +290,49 @@ func simCredential(sim *graphsim.Sim) graph.TokenFunc {
 	return func(_ context.Context, scope string) (string, time.Time, error) {
 		tok, exp := sim.Token(scope)
 		return tok, exp, nil
+	}
+}
+
+// waitMail waits until mails holds n mails.
+func waitMail(ctx context.Context, mails *mail.Memory, n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for len(mails.Sent()) < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no mail after %s", limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// showMails prints the mails kept after the first shown ones as they come,
+// until ctx ends.
+func showMails(ctx context.Context, w io.Writer, mails *mail.Memory, shown int) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, m := range mails.Sent()[shown:] {
+			printMail(w, m)
+			shown++
+		}
+	}
+}
+
+// printMail shows a kept mail: who, subject and the text part, with the
+// redeem link (a bearer link) redacted.
+func printMail(w io.Writer, m mail.Rendered) {
+	fmt.Fprintf(w, "  %-14s passbridge mailed %s (kept by the demo, not sent)\n", "", m.To)
+	fmt.Fprintf(w, "  %-14s   Subject: %s\n", "", m.Subject)
+	for line := range strings.SplitSeq(strings.TrimRight(mail.RedactLinks(m.Text), "\n"), "\n") {
+		fmt.Fprintf(w, "  %-14s   |%s\n", "", strings.TrimRight(" "+line, " "))
 	}
 }

@@ -33,6 +33,10 @@ Stops gracefully on SIGTERM or Ctrl-C.
   server.adminListen
         serve /healthz, /readyz and /metrics on this address instead (same
         TLS settings); server.listen then answers only /scim/v2.
+  mail.smtp.host, mail.from
+        passbridge's own mail over SMTP (STARTTLS required unless
+        mail.smtp.starttls is false); with invitation.sendEmail false it
+        mails each invitation, with its redeem link, itself.
 
 `)
 		fs.PrintDefaults()
