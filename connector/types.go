@@ -86,6 +86,14 @@ type Onboarding struct {
 	InviteJob int64 `json:"inviteJob,omitempty"`
 
 	Seed Seed `json:"seed,omitempty"`
+
+	// LifecycleHold is the onboarding extension's lifecycleHold (readWrite):
+	// while set, no automatic reminder, disable or delete (the rules that
+	// honour it come later). Set by an admin in the console; HoldBy and
+	// HoldAt say who and when. A new onboarding (reinvite) keeps it.
+	LifecycleHold string     `json:"lifecycleHold,omitempty"`
+	HoldBy        string     `json:"holdBy,omitempty"`
+	HoldAt        *time.Time `json:"holdAt,omitempty"`
 }
 
 // AgreementAcceptance records that the user accepted one agreement.

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"Event/List", testEvents},
 		{"State/Cursors", testCursors},
 		{"State/Leases", testLeases},
+		{"Console/Queries", testConsole},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
