@@ -35,6 +35,7 @@ type Config struct {
 	Groups     Groups      `yaml:"groups"`
 	Reconcile  Reconcile   `yaml:"reconcile"`
 	Worker     Worker      `yaml:"worker"`
+	Admin      Admin       `yaml:"admin"`
 }
 
 // Server configures the HTTP server (SCIM, health, metrics).
@@ -290,6 +291,17 @@ type Worker struct {
 	MaxAttempts int      `yaml:"maxAttempts" validate:"min=1,max=1000"`
 }
 
+// Admin configures the operators' console at /admin/ and its JSON API
+// /admin/api/*. No tokens: the console is off.
+type Admin struct {
+	// Tokens are the admins' sign-in tokens, hashed like scim.tokens
+	// ("passbridge token new"); the name is the admin's, in every event
+	// their actions write (actor "admin:<name>").
+	Tokens []Token `yaml:"tokens" validate:"dive"`
+	// SessionTTL is how long a console sign-in lasts.
+	SessionTTL Duration `yaml:"sessionTTL" validate:"min=1m,max=168h"`
+}
+
 // Default returns the configuration with every default of the contract.
 func Default() *Config {
 	return &Config{
@@ -317,6 +329,7 @@ func Default() *Config {
 			BatchSize: connector.DefaultReconcileBatchSize},
 		Worker: Worker{Concurrency: connector.DefaultWorkerConcurrency, Lease: Duration(connector.DefaultWorkerLease),
 			MaxAttempts: connector.DefaultWorkerMaxAttempts},
+		Admin: Admin{SessionTTL: Duration(8 * time.Hour)},
 	}
 }
 

@@ -35,6 +35,8 @@ type app struct {
 	// tweak, when set, adjusts the worker's and reconciler's options
 	// (tests shorten their pauses).
 	tweak func(*connector.Options)
+	// console is the admin console at /admin/ (nil: off, no admin.tokens).
+	console http.Handler
 }
 
 // wireOption adjusts newApp and newDirectory.
@@ -106,7 +108,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		st.Close()
 		return nil, err // the same Metrics given to two apps
 	}
-	return &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock, metrics: m}, nil
+	a := &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock, metrics: m}
+	if a.console, err = a.newConsole(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }
@@ -206,6 +213,10 @@ func (a *app) adminHandler() http.Handler {
 func (a *app) adminRoutes(mux *http.ServeMux) {
 	// Unauthenticated, like /healthz: keep it off the public internet (README).
 	mux.Handle("GET /metrics", a.metrics.Handler())
+	if a.console != nil {
+		mux.Handle("/admin/", a.console)
+		mux.Handle("/admin", a.console)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
