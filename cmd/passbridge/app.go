@@ -204,7 +204,7 @@ func (a *app) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	a.adminRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "not found: this admin listener serves /healthz, /readyz and /metrics; SCIM is on server.listen", http.StatusNotFound)
+		http.Error(w, "not found: this admin listener serves /healthz, /readyz, /metrics and /admin/ (when admin.tokens are set); SCIM is on server.listen", http.StatusNotFound)
 	})
 	return a.metrics.Middleware(mux)
 }
