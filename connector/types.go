@@ -91,6 +91,9 @@ type Onboarding struct {
 	// while set, no automatic reminder, disable or delete (the rules that
 	// honour it come later). Set by an admin in the console; HoldBy and
 	// HoldAt say who and when. A new onboarding (reinvite) keeps it.
+	// TODO(scim): expose it as the extension attribute lifecycleHold
+	// (readWrite) in scim/users.go and scim/schema.go; the console sets it
+	// for now.
 	LifecycleHold string     `json:"lifecycleHold,omitempty"`
 	HoldBy        string     `json:"holdBy,omitempty"`
 	HoldAt        *time.Time `json:"holdAt,omitempty"`
