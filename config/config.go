@@ -35,7 +35,10 @@ type Config struct {
 	Groups     Groups      `yaml:"groups"`
 	Reconcile  Reconcile   `yaml:"reconcile"`
 	Worker     Worker      `yaml:"worker"`
-	Admin      Admin       `yaml:"admin"`
+	Runtime    Runtime     `yaml:"runtime"`
+	// Webhooks receive the event log (see webhooks.go).
+	Webhooks []Webhook `yaml:"webhooks" validate:"dive"`
+	Admin    Admin     `yaml:"admin"`
 }
 
 // Server configures the HTTP server (SCIM, health, metrics).
@@ -59,6 +62,14 @@ type Server struct {
 	// address (with the same TLS settings) and no longer on listen, so that
 	// only SCIM is reachable on the SCIM port. Empty: everything on listen.
 	AdminListen string `yaml:"adminListen" validate:"omitempty,listenaddr"`
+	// AccessLog is the level of the access-log line of a successful SCIM
+	// request: debug (default: not shown at log.level info), info, or off.
+	// Answers of 400 and above are logged whatever it says (4xx at info,
+	// 5xx at warn). The audit trail is the event log, not this line.
+	AccessLog string `yaml:"accessLog" validate:"oneof=debug info off"`
+	// AccessLogSample is the share of successful requests that get a line
+	// (1: each; 0.01: one in a hundred).
+	AccessLogSample float64 `yaml:"accessLogSample" validate:"gt=0,lte=1"`
 }
 
 // TLS names the PEM files of the server's certificate (chain) and private
@@ -70,6 +81,20 @@ type TLS struct {
 
 // Enabled reports whether HTTPS is configured (both files set).
 func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// Runtime tunes the Go garbage collector (applied by serve at start; see
+// BENCHMARKS.md for the figures behind the defaults). A key left at 0 takes
+// the GOGC or GOMEMLIMIT environment variable when set, else passbridge's
+// default.
+type Runtime struct {
+	// GOGC is the collector's heap growth percentage; -1 turns it off
+	// (then memoryLimitMB bounds the heap). 0: GOGC, else 400.
+	GOGC int `yaml:"gogc" validate:"gte=-1,lte=100000"`
+	// MemoryLimitMB is the soft memory limit in MiB (runtime/debug
+	// SetMemoryLimit): the collector works harder near it. 0: GOMEMLIMIT,
+	// else 384.
+	MemoryLimitMB int64 `yaml:"memoryLimitMB" validate:"gte=0"`
+}
 
 // Log configures the process logger.
 type Log struct {
@@ -163,6 +188,10 @@ type Invitation struct {
 	CCRecipients []string `yaml:"ccRecipients" validate:"max=1,dive,email"`
 	Language     string   `yaml:"language" validate:"omitempty,bcp47_language_tag"`
 	Validity     Duration `yaml:"validity" validate:"gt=0s,max=8760h"`
+	// AdoptExistingGuests lets passbridge adopt a guest that was in the
+	// tenant before its invitation (never a member); false puts such a user
+	// in state conflict.
+	AdoptExistingGuests bool `yaml:"adoptExistingGuests"`
 }
 
 // Policy decides which e-mail addresses may sign up.
@@ -313,6 +342,8 @@ func Default() *Config {
 			IdleTimeout:       Duration(120 * time.Second),
 			ShutdownTimeout:   Duration(20 * time.Second),
 			MaxBodyBytes:      1 << 20,
+			AccessLog:         "debug",
+			AccessLogSample:   1,
 		},
 		Log:      Log{Level: "info", Format: "json"},
 		Database: Database{URL: "sqlite:passbridge.db"},

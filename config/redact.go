@@ -12,8 +12,8 @@ import (
 const RedactedText = "[redacted]"
 
 // Redacted returns a copy of c with secrets replaced by "[redacted]": the
-// Azure client secret and certificate password, and the password in the
-// database URL. Token hashes are kept (they are not secrets).
+// Azure client secret and certificate password, the password in the
+// database URL, and webhook secrets and URL queries. Token hashes are kept (they are not secrets).
 func (c Config) Redacted() Config {
 	out := c
 	if out.Azure.ClientSecret != "" {
@@ -31,6 +31,21 @@ func (c Config) Redacted() Config {
 	out.Policy.BlockedDomains = append([]string(nil), c.Policy.BlockedDomains...)
 	out.Policy.BlockedMailboxTypes = append([]string(nil), c.Policy.BlockedMailboxTypes...)
 	out.Seed.Holidays = append([]string(nil), c.Seed.Holidays...)
+	if c.Webhooks != nil {
+		out.Webhooks = make([]Webhook, len(c.Webhooks))
+		for i, w := range c.Webhooks {
+			w.Events = append([]string(nil), w.Events...)
+			if w.Secret != "" {
+				w.Secret = RedactedText
+			}
+			// The query of a receiver's URL may carry a token.
+			if u, err := url.Parse(w.URL); err == nil && u.RawQuery != "" {
+				u.RawQuery = "REDACTEDQUERY"
+				w.URL = strings.Replace(u.String(), "REDACTEDQUERY", RedactedText, 1)
+			}
+			out.Webhooks[i] = w
+		}
+	}
 	if c.Groups.Map != nil {
 		out.Groups.Map = make(map[string]string, len(c.Groups.Map))
 		for k, v := range c.Groups.Map {

@@ -188,6 +188,8 @@ var hints = map[string]string{
 	"server.trustedProxies[]":      `write the load balancer's address range, e.g. "10.0.0.0/24"`,
 	"reconcile.lease":              `write at least twice reconcile.interval, or leave it out: the default is the larger of "5m" and twice reconcile.interval`,
 	"seed.timeZone":                `write an IANA time zone name, e.g. "Asia/Singapore"`,
+	"webhooks[].url":               `write the receiver's https URL; plain http is only for a receiver on localhost`,
+	"webhooks[].secret":            `write "whsec_" followed by a base64 key of 24 to 64 bytes (e.g. from "openssl rand -base64 32"), as a reference such as "${WEBHOOK_SECRET}"`,
 }
 
 // hintFor returns the hint for key, else one naming the default value.
@@ -349,6 +351,7 @@ func (c *Config) crossChecks(o validateOptions, ps *Problems) {
 		ps.add("seed.groupID", `is required when an agreement has requiredWhen "seed"`, hints["seed.groupID"])
 	}
 	c.checkServerEdge(ps)
+	c.checkWebhooks(ps)
 
 	// groups.map[name].clients name SCIM clients: scim.tokens names.
 	tokens := map[string]bool{}
@@ -392,5 +395,6 @@ func (c *Config) Warnings() []Problem {
 			`list the organisational domains, e.g. ["gov.sg", "*.gov.sg"]`)
 	}
 	ws = append(ws, c.serverEdgeWarnings()...)
+	ws = append(ws, c.webhookWarnings()...)
 	return ws
 }

@@ -359,6 +359,7 @@ func TestExample(t *testing.T) {
 		"PGPASSWORD=correct-horse",
 		"AZURE_CLIENT_SECRET=Abc8Q~not-a-real-secret",
 		"SIGNUP_PORTAL_TOKEN_SHA256=" + HashToken("portal-token"),
+		"WEBHOOK_SIEM_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 	}
 	cfg, err := LoadValidated("passbridge.example.yaml", env, ForServe())
 	if err != nil {
@@ -377,6 +378,7 @@ func TestExample(t *testing.T) {
 		{key: "scim.tokens[1].sha256", msg: "${SIGNUP_PORTAL_TOKEN_SHA256}"},
 		{key: "database.url", msg: "${PGPASSWORD}"},
 		{key: "azure.clientSecret", msg: "${AZURE_CLIENT_SECRET}"},
+		{key: "webhooks[0].secret", msg: "${WEBHOOK_SIEM_SECRET}"},
 	})
 
 	// The example shows every key.

@@ -79,7 +79,8 @@ func probeIntent(now time.Time, u User, edit func(u *User) error) (intent, error
 // expired, failed, or lost its guest.
 func reactivatable(u User, now time.Time) bool {
 	o := u.Onboarding
-	return o.ExpiredAt != nil || o.Failed || o.GuestGone || deadlinePassed(o, now)
+	// A conflict is re-checked by a new onboarding (active=true again).
+	return o.ExpiredAt != nil || o.Failed || o.Conflict || o.GuestGone || deadlinePassed(o, now)
 }
 
 // onUpdate reacts to a client's change of a stored user.
@@ -107,6 +108,9 @@ func onUpdate(opts Options, now time.Time, actor string, old User, u *User, in i
 	switch {
 	case u.Active && (in.activate || (!old.Active && reactivatable(old, now))):
 		reason = "reactivated"
+	case addrChanged && o.Conflict:
+		// The new address may be free: check it with a new onboarding.
+		reason = "addressChanged"
 	case addrChanged && o.InvitedAt != nil && o.OnboardedAt == nil:
 		// The guest's sign-in is the old address: a new invitation is the
 		// only way to move an unfinished onboarding to the new one.
@@ -114,6 +118,11 @@ func onUpdate(opts Options, now time.Time, actor string, old User, u *User, in i
 	}
 	switch {
 	case reason != "":
+		if g := o.GuestID; g != "" && !o.GuestGone {
+			// The new invitation deletes the old guest first; meanwhile it
+			// is nobody's to adopt.
+			ch.Tombstones = append(ch.Tombstones, Tombstone{GuestID: g, UserID: u.ID, At: now})
+		}
 		o.InviteEmail = email
 		j, err := resetForReinvite(opts, u, now)
 		if err != nil {
@@ -202,14 +211,17 @@ func onDelete(now time.Time, actor string, u User) (Change, error) {
 		return Change{}, err
 	}
 	ch := Change{Events: []Event{ev}}
-	if !u.Onboarding.GuestGone {
-		// Without a guest id yet an invitation may be in flight: the job
-		// deletes by address, unless another user holds it by then.
-		j, err := deleteGuestJob(u.ID, u.Onboarding.GuestID, u.Onboarding.InviteEmail, "deleted", now)
+	if g := u.Onboarding.GuestID; g != "" && !u.Onboarding.GuestGone {
+		// Only the recorded guest is deleted, never an address looked up
+		// later. Without a guest id an invitation may be in flight: its
+		// handler finds the user gone and queues the deletion itself. The
+		// tombstone stays until Graph confirmed.
+		j, err := deleteGuestJob(u.ID, g, "deleted", now)
 		if err != nil {
 			return Change{}, err
 		}
 		ch.Jobs = append(ch.Jobs, j)
+		ch.Tombstones = append(ch.Tombstones, Tombstone{GuestID: g, UserID: u.ID, At: now})
 	}
 	return ch, nil
 }

@@ -124,6 +124,11 @@ type Guest struct {
 	StateChangedAt    *time.Time // externalUserStateChangeDateTime
 	AccountEnabled    bool
 	Removed           bool // delta: the user was deleted
+	// Provenance (see provenance.go): userType ("Guest", "Member"),
+	// creationType ("Invitation" for a B2B invitation) and createdDateTime.
+	UserType     string
+	CreationType string
+	Created      *time.Time
 }
 
 // GuestResult is one user's answer in a bulk read.

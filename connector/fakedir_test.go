@@ -108,7 +108,9 @@ func (d *fakeDir) Invite(_ context.Context, inv connector.Invitation) (connector
 	if !ok {
 		d.seq++
 		id = fmt.Sprintf("guest-%05d", d.seq)
-		g := &fakeGuest{Guest: connector.Guest{ID: id, Mail: inv.Email, ExternalUserState: "PendingAcceptance", AccountEnabled: true},
+		created := d.clock.Now()
+		g := &fakeGuest{Guest: connector.Guest{ID: id, Mail: inv.Email, ExternalUserState: "PendingAcceptance", AccountEnabled: true,
+			UserType: "Guest", CreationType: "Invitation", Created: &created},
 			methods: []string{"passwordAuthenticationMethod"}}
 		d.guests[id] = g
 		d.byEmail[key] = id
@@ -326,6 +328,24 @@ func (d *fakeDir) RemoveGroupMember(_ context.Context, groupID, guestID string) 
 }
 
 // Control API: what users do in the tenant.
+
+// addAccount puts an account passbridge did not invite at email: a guest
+// invited elsewhere (userType "Guest") or a member, created an hour ago.
+func (d *fakeDir) addAccount(email, userType string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.seq++
+	id := fmt.Sprintf("other-%05d", d.seq)
+	created := d.clock.Now().Add(-time.Hour)
+	g := connector.Guest{ID: id, Mail: email, AccountEnabled: true, UserType: userType, Created: &created}
+	if userType == "Guest" {
+		g.CreationType, g.ExternalUserState = "Invitation", "Accepted"
+	}
+	d.guests[id] = &fakeGuest{Guest: g, methods: []string{"passwordAuthenticationMethod"}}
+	d.byEmail[strings.ToLower(email)] = id
+	d.record(g)
+	return id
+}
 
 func (d *fakeDir) guestByEmail(email string) (connector.Guest, bool) {
 	d.mu.Lock()

@@ -36,6 +36,9 @@ const (
 	AttrOnboardingState = "onboardingState" // State, case-sensitive
 	AttrDisplayName     = "displayName"     // groups, case-insensitive
 	AttrMembersValue    = "members.value"   // groups: a member's user id
+	// AttrGuestID is Onboarding.GuestID (internal: the SCIM layer does not
+	// expose it); eq only, case-sensitive.
+	AttrGuestID = "onboarding.guestId"
 )
 
 // Filter is a filter expression tree, independent of SCIM's parser and of SQL.

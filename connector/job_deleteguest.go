@@ -9,51 +9,42 @@ import (
 type deleteGuestHandler struct {
 	jobEnv
 	dir interface {
-		GuestFinder
 		GuestDeleter
 	}
 }
 
-// userPage is the page size of the deletion's read of the users holding an
-// address.
-const userPage = 20
-
-// handle deletes a guest by id, or by address when the invitation was still
-// in flight. A guest or address another user holds by now (the same person
-// signed up again) is left alone.
+// handle deletes the guest the job names by id: passbridge never deletes an
+// account found by address (it may be a member's or another party's). A
+// guest another user holds by now is left alone. Graph's confirmation drops
+// the guest's tombstone.
 func (h deleteGuestHandler) handle(ctx context.Context, j Job) error {
 	var p deleteGuestPayload
 	if err := decode(j, &p); err != nil {
 		return err
 	}
-	if p.GuestID == "" && p.Email == "" {
+	if p.GuestID == "" {
+		// A job queued before deletions went by id alone, for an invitation
+		// that was in flight: its handler queues the deletion of the guest
+		// it created for a user deleted meanwhile.
+		h.log.InfoContext(ctx, "guest deletion without a guest id skipped", "job", j.ID, "user", j.Subject)
 		return nil
 	}
-	if p.Email != "" {
-		holder, err := h.heldElsewhere(ctx, j.Subject, p)
-		if err != nil {
-			return err
-		}
-		if holder != "" {
-			h.log.InfoContext(ctx, "guest deletion skipped: held by another user", "job", j.ID, "user", holder)
-			return nil
-		}
-	}
 	guestID := p.GuestID
-	if guestID == "" {
-		g, err := h.dir.FindGuestByEmail(ctx, p.Email)
-		if ClassOf(err) == NotFound && err != nil {
-			return nil
+	holder, err := guestHolder(ctx, h.store, guestID, j.Subject)
+	if err != nil {
+		return err
+	}
+	if holder != "" {
+		h.log.InfoContext(ctx, "guest deletion skipped: held by another user", "job", j.ID, "guest", guestID, "user", holder)
+		if err := h.store.RemoveTombstone(ctx, guestID); err != nil {
+			return fmt.Errorf("drop tombstone: %w", err)
 		}
-		if err != nil {
-			return fmt.Errorf("look up guest: %w", err)
-		}
-		guestID = g.ID
+		return nil
 	}
 	if err := h.dir.DeleteUser(ctx, guestID); err != nil && ClassOf(err) != NotFound {
 		return fmt.Errorf("delete guest: %w", err)
 	}
-	_, err := updateUser(ctx, h.store, j.Subject, func(cur *User) (Change, error) {
+	_, err = updateUser(ctx, h.store, j.Subject, func(cur *User) (Change, error) {
 		if cur.Onboarding.GuestID != guestID || cur.Onboarding.GuestGone {
 			return Change{}, errNoChange
 		}
@@ -64,30 +55,9 @@ func (h deleteGuestHandler) handle(ctx context.Context, j Job) error {
 	if err != nil {
 		return fmt.Errorf("record guest deletion: %w", err)
 	}
+	if err := h.store.RemoveTombstone(ctx, guestID); err != nil {
+		return fmt.Errorf("drop tombstone: %w", err)
+	}
 	h.log.InfoContext(ctx, "guest deleted", "user", j.Subject, "guest", guestID, "reason", p.Reason)
 	return nil
-}
-
-// heldElsewhere returns the id of a user other than subject that holds the
-// job's address (and, with a guest id, that guest), reading every page of
-// the users with that address.
-func (h deleteGuestHandler) heldElsewhere(ctx context.Context, subject string, p deleteGuestPayload) (string, error) {
-	for after := ""; ; {
-		page, err := h.store.ListUsers(ctx, Query{Filter: Eq(AttrEmailsValue, p.Email), Count: userPage, AfterID: after})
-		if err != nil {
-			return "", fmt.Errorf("list users by address: %w", err)
-		}
-		for _, v := range page.Items {
-			if v.ID == subject {
-				continue
-			}
-			if p.GuestID == "" || v.Onboarding.GuestID == p.GuestID {
-				return v.ID, nil
-			}
-		}
-		if len(page.Items) < userPage {
-			return "", nil
-		}
-		after = page.Items[len(page.Items)-1].ID
-	}
 }

@@ -63,6 +63,11 @@ type Options struct {
 	// sendEmail, message, ccRecipients, language). Email and DisplayName are
 	// filled per user.
 	Invitation Invitation
+	// AdoptExistingGuests lets the invitation adopt a guest that was in the
+	// tenant before passbridge's invitation (config:
+	// invitation.adoptExistingGuests, default false). Members are never
+	// adopted.
+	AdoptExistingGuests bool
 
 	// Agreements are the agreements to accept (config: agreements).
 	Agreements []Agreement

@@ -19,8 +19,10 @@ type invitePayload struct {
 
 type deleteGuestPayload struct {
 	GuestID string `json:"guestId,omitempty"`
-	Email   string `json:"email,omitempty"`
-	Reason  string `json:"reason,omitempty"`
+	// Email is read from jobs queued before deletions went by recorded id
+	// only, and ignored: an address is never looked up to delete.
+	Email  string `json:"email,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 type seedPayload struct {
@@ -87,8 +89,8 @@ func plainJob(kind JobKind, subject string, now time.Time) Job {
 	return Job{Kind: kind, Subject: subject, RunAt: now, Created: now}
 }
 
-func deleteGuestJob(subject, guestID, email, reason string, now time.Time) (Job, error) {
-	return newJob(JobDeleteGuest, subject, deleteGuestPayload{GuestID: guestID, Email: email, Reason: reason}, now)
+func deleteGuestJob(subject, guestID, reason string, now time.Time) (Job, error) {
+	return newJob(JobDeleteGuest, subject, deleteGuestPayload{GuestID: guestID, Reason: reason}, now)
 }
 
 func newEvent(subject, typ, actor string, at time.Time, data map[string]any) (Event, error) {

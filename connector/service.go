@@ -41,7 +41,9 @@ func (s *Service) CreateUser(ctx context.Context, actor string, u User) (User, e
 		return User{}, err
 	}
 	created, err := s.store.CreateUser(ctx, u, ch)
-	if errors.Is(err, ErrAlreadyExists) {
+	if errors.Is(err, ErrAlreadyExists) || errors.Is(err, ErrAddressTaken) {
+		// Which unique key a store reports first is arbitrary: a taken
+		// userName may be a sign-up again, so resignUp looks at it first.
 		return s.resignUp(ctx, actor, u, fmt.Errorf("create user: %w", err))
 	}
 	if err != nil {
@@ -65,6 +67,10 @@ func (s *Service) resignUp(ctx context.Context, actor string, u User, conflict e
 		return User{}, conflict
 	}
 	existing := page.Items[0]
+	if errors.Is(conflict, ErrAddressTaken) {
+		// The userName is taken too: that is the conflict to report.
+		conflict = fmt.Errorf("create user: userName %q: %w", u.UserName, ErrAlreadyExists)
+	}
 	if !reactivatable(existing, s.clock.Now()) {
 		return User{}, conflict
 	}

@@ -36,6 +36,8 @@ func Derive(u User, now time.Time, agreements []Agreement) State {
 		return StateDisabled
 	case o.Failed:
 		return StateFailed
+	case o.Conflict:
+		return StateConflict
 	case o.ExpiredAt != nil:
 		return StateExpired
 	case o.InvitedAt == nil:
@@ -121,7 +123,7 @@ func settle(u *User, now time.Time, opts Options) ([]Job, error) {
 		t := now
 		o.ExpiredAt = &t
 		if o.GuestID != "" && !o.GuestGone {
-			j, err := deleteGuestJob(u.ID, o.GuestID, o.InviteEmail, "expired", now)
+			j, err := deleteGuestJob(u.ID, o.GuestID, "expired", now)
 			if err != nil {
 				return nil, err
 			}

@@ -115,6 +115,26 @@ type StateStore interface {
 	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
+// ErrAddressTaken is returned by CreateUser and UpdateUser when another
+// stored user already holds the invite address (Onboarding.InviteEmail,
+// compared with FoldKey): one invited address belongs to at most one live
+// user, enforced by the store so that concurrent creates cannot both win.
+var ErrAddressTaken = errors.New("invite address held by another user")
+
+// TombstoneStore keeps the guests whose deletion Graph has not confirmed
+// yet (Tombstone); Change.Tombstones adds them atomically with a change.
+type TombstoneStore interface {
+	// AddTombstone records t; an existing tombstone of the guest is kept.
+	AddTombstone(ctx context.Context, t Tombstone) error
+	// RemoveTombstone drops the guest's tombstone (none is not an error).
+	RemoveTombstone(ctx context.Context, guestID string) error
+	// HasTombstone reports whether the guest's deletion is pending.
+	HasTombstone(ctx context.Context, guestID string) (bool, error)
+	// ListTombstones returns up to limit tombstones, oldest first, and in
+	// Total how many there are (limit 0: only the count).
+	ListTombstones(ctx context.Context, limit int) (Page[Tombstone], error)
+}
+
 // Store is everything passbridge persists.
 type Store interface {
 	UserStore
@@ -122,6 +142,7 @@ type Store interface {
 	JobStore
 	EventStore
 	StateStore
+	TombstoneStore
 	// Ping reports whether the database is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

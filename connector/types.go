@@ -17,11 +17,15 @@ const (
 	StateExpired       State = "expired"       // not onboarded within the validity: guest deleted
 	StateDisabled      State = "disabled"      // active=false
 	StateFailed        State = "failed"        // a permanent error; see LastError
+	// StateConflict: the address belongs to an account passbridge did not
+	// invite (a member, or another party's guest); nothing was written in
+	// the tenant. LastError names the account and what an admin can do.
+	StateConflict State = "conflict"
 )
 
 // States lists every state, in flow order.
 var States = []State{StatePending, StateInvited, StateRedeemed, StateMFARegistered,
-	StateOnboarded, StateExpired, StateDisabled, StateFailed}
+	StateOnboarded, StateExpired, StateDisabled, StateFailed, StateConflict}
 
 // User is a SCIM user as passbridge keeps it.
 //
@@ -84,6 +88,12 @@ type Onboarding struct {
 	// recorded (compare-and-swap) before Graph is called, so that a
 	// duplicate invitation job cannot mail the user a second time.
 	InviteJob int64 `json:"inviteJob,omitempty"`
+	// InviteIntentAt is when InviteJob was recorded: an account created
+	// before it (less a clock-skew margin) is not passbridge's invitation.
+	InviteIntentAt *time.Time `json:"inviteIntentAt,omitempty"`
+	// Conflict is true when the address belongs to an account passbridge
+	// did not invite (StateConflict); cleared by a new onboarding.
+	Conflict bool `json:"conflict,omitempty"`
 
 	Seed Seed `json:"seed,omitempty"`
 
@@ -196,6 +206,18 @@ type Event struct {
 type Change struct {
 	Jobs   []Job
 	Events []Event
+	// Tombstones are recorded with the change (a deleted user's guest, a
+	// replaced guest), until Graph confirmed the guest's deletion.
+	Tombstones []Tombstone
+}
+
+// Tombstone records a guest passbridge invited whose deletion Graph has not
+// confirmed yet: ids and a time, no personal data. Its guest is neither
+// adopted nor treated as foreign while it exists.
+type Tombstone struct {
+	GuestID string // primary key
+	UserID  string // the SCIM user that held it
+	At      time.Time
 }
 
 // Clock is the time source (a fake in tests).

@@ -173,6 +173,9 @@ type userBody struct {
 	ExternalUserState string     `json:"externalUserState"`
 	StateChangedAt    *time.Time `json:"externalUserStateChangeDateTime"`
 	AccountEnabled    *bool      `json:"accountEnabled"`
+	UserType          string     `json:"userType"`
+	CreationType      string     `json:"creationType"`
+	Created           *time.Time `json:"createdDateTime"`
 }
 
 // GetGuests reads many users through $batch (GET /users/{id} with
@@ -191,7 +194,12 @@ func (c *Client) GetGuests(ctx context.Context, ids []string) (map[string]connec
 			if err := json.Unmarshal(body, &u); err != nil {
 				return err
 			}
-			g := connector.Guest{ID: u.ID, Mail: u.Mail, ExternalUserState: u.ExternalUserState, AccountEnabled: deref(u.AccountEnabled)}
+			g := connector.Guest{ID: u.ID, Mail: u.Mail, ExternalUserState: u.ExternalUserState, AccountEnabled: deref(u.AccountEnabled),
+				UserType: u.UserType, CreationType: u.CreationType}
+			if u.Created != nil {
+				t := u.Created.UTC()
+				g.Created = &t
+			}
 			if u.StateChangedAt != nil {
 				t := u.StateChangedAt.UTC()
 				g.StateChangedAt = &t

@@ -86,6 +86,11 @@ type Options struct {
 	// per-tenant 150 per 5 s, with a margin for the request's travel).
 	InvitationLimit  int
 	InvitationWindow time.Duration
+	// InviteBudget, when set, replaces the per-process invitation window
+	// with the tenant's budget shared through the database (every replica
+	// and a restarted process draw on the same one). cmd builds it from the
+	// store with InvitationLimit per InvitationWindow.
+	InviteBudget InviteBudget
 	// DirectoryLimit requests per DirectoryWindow for all other calls
 	// ($batch counts each sub-request); default 1000 per 10s, well inside
 	// the smallest tenant's budget of 3,500 units per 10 s.
@@ -108,7 +113,9 @@ type Client struct {
 	timeout    time.Duration
 	maxRetries int
 	maxWait    time.Duration
-	invites    *window
+	invites    limiter
+	invLimit   int
+	invWindow  time.Duration
 	directory  *window
 }
 
@@ -160,10 +167,36 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		maxRetries: o.MaxRetries,
 		maxWait:    o.MaxRetryWait,
 		invites:    newWindow(o.InvitationLimit, o.InvitationWindow, o.Now, o.Sleep),
+		invLimit:   o.InvitationLimit,
+		invWindow:  o.InvitationWindow,
 		directory:  newWindow(o.DirectoryLimit, o.DirectoryWindow, o.Now, o.Sleep),
+	}
+	if o.InviteBudget != nil {
+		c.invites = budgetLimiter{b: o.InviteBudget, sleep: o.Sleep}
 	}
 	_ = ctx // reserved: credentials are lazy; the first call fetches a token
 	return c, nil
+}
+
+// DefaultInvitationLimit and DefaultInvitationWindow are the invitation
+// budget Options take when InvitationLimit and InvitationWindow are unset;
+// cmd gives the same to the shared budget.
+const (
+	DefaultInvitationLimit  = 150
+	DefaultInvitationWindow = 5*time.Second + 250*time.Millisecond
+)
+
+// InvitationLimit reports the client's invitation limit per window (its
+// options with defaults applied), for building a shared InviteBudget.
+func (c *Client) InvitationLimit() (limit int, window time.Duration) { return c.invLimit, c.invWindow }
+
+// UseInviteBudget makes c draw invitations from b instead of its own
+// window (see Options.InviteBudget). Call it before c is used: it is not
+// synchronised with calls in flight.
+func (c *Client) UseInviteBudget(b InviteBudget) {
+	if b != nil {
+		c.invites = budgetLimiter{b: b, sleep: c.sleep}
+	}
 }
 
 func (o *Options) defaults() error {
@@ -197,14 +230,14 @@ func (o *Options) defaults() error {
 		o.MaxRetryWait = time.Minute
 	}
 	if o.InvitationLimit <= 0 {
-		o.InvitationLimit = 150
+		o.InvitationLimit = DefaultInvitationLimit
 	}
 	if o.InvitationWindow <= 0 {
 		// Graph counts a request when it arrives, the limiter when it is
 		// sent: a 250 ms margin keeps the 151st out of Graph's 5 s window
 		// (measured: 11 × 429 per run without it, none with 200 ms; see
 		// BENCHMARKS.md).
-		o.InvitationWindow = 5*time.Second + 250*time.Millisecond
+		o.InvitationWindow = DefaultInvitationWindow
 	}
 	if o.DirectoryLimit <= 0 {
 		o.DirectoryLimit = 1000

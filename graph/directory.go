@@ -20,7 +20,10 @@ import (
 // guestSelect is what passbridge reads of a user; externalUserState and
 // friends come back only when $select-ed.
 // Source: https://learn.microsoft.com/graph/api/resources/user#properties
-var guestSelect = []string{"id", "mail", "userType", "externalUserState", "externalUserStateChangeDateTime", "accountEnabled"}
+// userType, creationType and createdDateTime tell whether passbridge's own
+// invitation created the account (connector/provenance.go).
+var guestSelect = []string{"id", "mail", "userType", "externalUserState", "externalUserStateChangeDateTime", "accountEnabled",
+	"creationType", "createdDateTime"}
 
 // Terms of Use audit activities (capital "Of").
 // Source: https://learn.microsoft.com/entra/identity/monitoring-health/reference-audit-activities
@@ -108,7 +111,10 @@ func (c *Client) FindGuestByEmail(ctx context.Context, email string) (connector.
 	} {
 		var list []models.Userable
 		top := int32(2)
-		err := c.do(ctx, opFindGuest, c.directory, 1, retryAll, func(ctx context.Context) error {
+		// Only throttling is retried here: the lookup precedes every
+		// invitation attempt, and a 5xx is cheaper to retry with the job's
+		// backoff than by holding a worker while sleeping.
+		err := c.do(ctx, opFindGuest, c.directory, 1, retryThrottle, func(ctx context.Context) error {
 			r, err := c.graph.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
 				QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &f, Select: guestSelect, Top: &top},
 			})
@@ -131,6 +137,11 @@ func toGuest(u models.Userable) connector.Guest {
 	g := connector.Guest{
 		ID: deref(u.GetId()), Mail: deref(u.GetMail()), ExternalUserState: deref(u.GetExternalUserState()),
 		AccountEnabled: deref(u.GetAccountEnabled()),
+		UserType:       deref(u.GetUserType()), CreationType: deref(u.GetCreationType()),
+	}
+	if t := u.GetCreatedDateTime(); t != nil {
+		tt := t.UTC()
+		g.Created = &tt
 	}
 	if t := u.GetExternalUserStateChangeDateTime(); t != nil {
 		tt := t.UTC()

@@ -123,8 +123,7 @@ func (c *Client) classify(op string, err error) *connector.DirectoryError {
 	// Credential failures are a tenant-wide configuration or availability
 	// problem, not the user's: Transient, so that jobs wait for the operator
 	// instead of marking users failed. `passbridge config check` names them.
-	var authFailed *azidentity.AuthenticationFailedError
-	if errors.As(err, &authFailed) || strings.Contains(err.Error(), "failed to acquire a token") {
+	if credentialFailure(err) {
 		return &connector.DirectoryError{Class: connector.Transient, Op: op, Message: "could not get an access token: check azure.credential, azure.tenantID and azure.clientID (passbridge config check)", Err: err}
 	}
 	switch {
@@ -209,6 +208,13 @@ func deref[T any](p *T) T {
 	return *p
 }
 
+// credentialFailure reports whether err is the credential failing to get
+// a token.
+func credentialFailure(err error) bool {
+	var authFailed *azidentity.AuthenticationFailedError
+	return errors.As(err, &authFailed) || strings.Contains(err.Error(), "failed to acquire a token")
+}
+
 // retryPolicy says which transient errors a call may retry.
 type retryPolicy int
 
@@ -221,7 +227,7 @@ const (
 // do runs fn under the directory (or invitation) limiter, with a
 // per-request timeout, retrying transient failures per policy, honouring
 // Retry-After (capped by MaxRetryWait), with exponential backoff otherwise.
-func (c *Client) do(ctx context.Context, op string, lim *window, cost int, policy retryPolicy, fn func(ctx context.Context) error) error {
+func (c *Client) do(ctx context.Context, op string, lim limiter, cost int, policy retryPolicy, fn func(ctx context.Context) error) error {
 	for attempt := 0; ; attempt++ {
 		if err := lim.wait(ctx, cost); err != nil {
 			return c.classify(op, err)
@@ -236,7 +242,11 @@ func (c *Client) do(ctx context.Context, op string, lim *window, cost int, polic
 		if ctx.Err() != nil {
 			return &connector.DirectoryError{Class: connector.Transient, Op: op, Message: "cancelled", Err: ctx.Err()}
 		}
-		if de.Class != connector.Transient || attempt >= c.maxRetries || !retryable(policy, de) {
+		// A credential failure is not retried here: the credential already
+		// retried the token endpoint, and the caller (job backoff, the next
+		// reconcile pass) waits out a longer outage, so that it is reported
+		// promptly instead of after several rounds of sign-in retries.
+		if de.Class != connector.Transient || attempt >= c.maxRetries || !retryable(policy, de) || credentialFailure(err) {
 			return de
 		}
 		d, ok := c.backoff(attempt, de.RetryAfter)

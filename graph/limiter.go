@@ -2,9 +2,59 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/passbridge/passbridge/connector"
 )
+
+// limiter is what Client.do waits on before each request: a window in this
+// process, or the tenant's shared budget.
+type limiter interface {
+	wait(ctx context.Context, cost int) error
+}
+
+// InviteBudget is the tenant's invitation budget shared by every process
+// that invites into it (replicas on one database, and a restarted process
+// after the one before it): Graph counts 150 invitations per 5 s per tenant,
+// not per process, so a limiter per process lets two replicas send twice
+// the limit and a restarted one start with an empty window while Graph
+// still counts the previous one's sends. The store implements it (graph
+// must not import store; cmd wires it).
+type InviteBudget interface {
+	// Take reserves n sends and returns how long the caller must wait
+	// before making them (0: now). The reservation is made whatever the
+	// caller does next: a caller that gives up only wastes its slot, which
+	// keeps every replica on the safe side.
+	Take(ctx context.Context, n int) (wait time.Duration, err error)
+}
+
+// budgetLimiter waits on a shared InviteBudget.
+type budgetLimiter struct {
+	b     InviteBudget
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (l budgetLimiter) wait(ctx context.Context, cost int) error {
+	if cost < 1 {
+		cost = 1
+	}
+	d, err := l.b.Take(ctx, cost)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The database holding the budget is unreachable: nothing is
+		// sent, the job waits and tries again.
+		return &connector.DirectoryError{Class: connector.Transient, Op: opInvite,
+			Message: "the shared invitation budget is unavailable", Err: fmt.Errorf("graph: invitation budget: %w", err)}
+	}
+	if d <= 0 {
+		return ctx.Err()
+	}
+	return l.sleep(ctx, d)
+}
 
 // window is a sliding-window rate limiter: at most limit units in any
 // period. It uses an injectable clock and sleeper, so tests need no real

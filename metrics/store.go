@@ -34,6 +34,7 @@ type StoreOptions struct {
 var States = []connector.State{
 	connector.StatePending, connector.StateInvited, connector.StateRedeemed, connector.StateMFARegistered,
 	connector.StateOnboarded, connector.StateExpired, connector.StateDisabled, connector.StateFailed,
+	connector.StateConflict,
 }
 
 // WatchStore registers collectors that read the outbox depth, the age of
@@ -138,9 +139,8 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 
 	if !c.fresh(c.deprovAt) {
 		c.deprovAt = time.Time{}
-		// TODO(10a): a deleted SCIM user's guest deletion is its deleteGuest
-		// job here; once tombstones are merged, count pending tombstones
-		// without a queued job too (should none ever lack one).
+		// A deleted SCIM user's tombstone is committed with its deleteGuest
+		// job, so the queued jobs count the pending guest deletions too.
 		n, oldest, err := c.st.JobKindStats(ctx, connector.DeprovisioningKinds())
 		if err != nil {
 			c.m.collectErrors.WithLabelValues("deprovisioning").Inc()

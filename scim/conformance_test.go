@@ -66,7 +66,9 @@ func TestConformanceOkta(t *testing.T) {
 // rather than RFC 7644; the deviations are listed in the README. This test
 // holds the line at the figure reached so that it cannot silently regress.
 func TestConformanceMicrosoft(t *testing.T) {
-	const floor = 95 // the figure measured when this test was written; see README
+	// 95 before issue 10; 12 steps of the collection give several users one
+	// e-mail address, which is now a 409 uniqueness (README, Conformance).
+	const floor = 83
 	passed, failed, out := runCollection(t, "ms")
 	t.Logf("ms-reference: %d passed, %d failed", passed, failed)
 	if passed < floor {

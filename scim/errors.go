@@ -85,6 +85,9 @@ func toError(err error, resource, id string) *Error {
 			return &Error{Status: http.StatusNotFound, Detail: fmt.Sprintf("%s not found", resource), cause: err}
 		}
 		return &Error{Status: http.StatusNotFound, Detail: fmt.Sprintf("%s %q not found", resource, id), cause: err}
+	case errors.Is(err, connector.ErrAddressTaken):
+		return &Error{Status: http.StatusConflict, ScimType: "uniqueness",
+			Detail: "emails: another User already has this address as the address it is invited at (compared case-insensitively); one address belongs to one user: use another address or update the existing User", cause: err}
 	case errors.Is(err, connector.ErrAlreadyExists):
 		field := "userName"
 		if resource == "Group" {

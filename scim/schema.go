@@ -46,7 +46,7 @@ func techPassSchema() schema.Schema {
 				Name: "mailboxType", Description: optional.NewString("The kind of mailbox behind the e-mail address (e.g. LiteMail); checked by the sign-up policy, never returned."),
 				Mutability: schema.AttributeMutabilityWriteOnly(), Returned: schema.AttributeReturnedNever(),
 			})),
-			readOnlyString("onboardingState", "pending, invited, redeemed, mfaRegistered, onboarded, expired, disabled or failed."),
+			readOnlyString("onboardingState", "pending, invited, redeemed, mfaRegistered, onboarded, expired, disabled, failed or conflict (the address belongs to an account passbridge did not invite; see lastError)."),
 			readOnlyTime("invitedAt", "When the invitation was created in the tenant."),
 			readOnlyTime("expiresAt", "When an unfinished onboarding is terminated."),
 			readOnlyTime("redeemedAt", "When the invitation was redeemed."),

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	escim "github.com/elimity-com/scim"
@@ -46,6 +47,21 @@ type Options struct {
 	// AuthLimit limits failed authentications per client address and per
 	// presented token (429 with Retry-After); on by default, see AuthLimit.
 	AuthLimit AuthLimit
+	// AccessLog says how successful requests are logged (errors always
+	// are); the zero value logs each at info (serve's default,
+	// server.accessLog debug, does not).
+	AccessLog AccessLog
+}
+
+// AccessLog configures the "scim request" line (server.accessLog,
+// server.accessLogSample). Answers of 400 and above are always logged (4xx
+// at info, 5xx at warn): an operator needs those. Successes are logged at
+// Level, one in Every (0 or 1: each), or not at all when Off. The audit
+// trail is the event log, not this line.
+type AccessLog struct {
+	Off   bool
+	Level slog.Level
+	Every uint64
 }
 
 // Token is one accepted bearer token.
@@ -65,6 +81,8 @@ type Server struct {
 	spc     []byte
 	baseURL string
 	gate    readyGate
+	// accessSeq counts successful requests, for AccessLog.Every.
+	accessSeq atomic.Uint64
 }
 
 // New builds the SCIM server over svc.
@@ -144,6 +162,30 @@ func (s *Server) serviceProviderConfig() []byte {
 	return b
 }
 
+// logAccess writes the access-log line of one request as opts.AccessLog
+// says. The path may carry a user id, never a secret; the query may carry
+// e-mail addresses in filters and is left out.
+func (s *Server) logAccess(ctx context.Context, log *slog.Logger, r *http.Request, status int, tokenName string, start time.Time) {
+	level := s.opts.AccessLog.Level
+	switch {
+	case status >= 500:
+		level = slog.LevelWarn
+	case status >= 400:
+		level = slog.LevelInfo
+	case s.opts.AccessLog.Off:
+		return
+	default:
+		if every := s.opts.AccessLog.Every; every > 1 && s.accessSeq.Add(1)%every != 0 {
+			return
+		}
+	}
+	if !log.Enabled(ctx, level) {
+		return
+	}
+	log.LogAttrs(ctx, level, "scim request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", status), slog.String("token", tokenName), slog.Int64("durationMs", time.Since(start).Milliseconds()))
+}
+
 // ServeHTTP serves requests whose path starts with Prefix.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -165,10 +207,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, &Error{Status: http.StatusInternalServerError, Detail: "internal error; it has been logged with this request's id"})
 			}
 		}
-		// The path may carry a user id, never a secret; the query may carry
-		// e-mail addresses in filters and is left out.
-		log.Info("scim request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "token", tokenName,
-			"durationMs", time.Since(start).Milliseconds())
+		s.logAccess(ctx, log, r, rec.status, tokenName, start)
 	}()
 
 	name, aerr := s.auth.check(r)

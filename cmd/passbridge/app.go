@@ -18,6 +18,7 @@ import (
 	"github.com/passbridge/passbridge/metrics"
 	"github.com/passbridge/passbridge/scim"
 	"github.com/passbridge/passbridge/store"
+	"github.com/passbridge/passbridge/webhook"
 )
 
 // app is one passbridge process's components, wired.
@@ -35,6 +36,9 @@ type app struct {
 	// tweak, when set, adjusts the worker's and reconciler's options
 	// (tests shorten their pauses).
 	tweak func(*connector.Options)
+	// webhooks delivers the event log to cfg.webhooks (nil: none); its
+	// Status is what the console shows about failing receivers.
+	webhooks *webhook.Dispatcher
 	// console is the admin console at /admin/ (nil: off, no admin.tokens).
 	console http.Handler
 }
@@ -80,6 +84,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		st.Close()
 		return nil, err
 	}
+	if err := shareInviteBudget(cfg, st, dir, opts.Clock.Now); err != nil {
+		st.Close()
+		return nil, err
+	}
 	svc := connector.NewService(st, opts)
 	var proxies []netip.Prefix
 	for _, p := range cfg.Server.TrustedProxies {
@@ -95,7 +103,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		tokens = append(tokens, scim.Token{Name: t.Name, SHA256: t.SHA256})
 	}
 	srv, err := scim.New(svc, scim.Options{Tokens: tokens, PublicURL: cfg.Server.PublicURL, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log, Ready: st.Ping,
-		AuthLimit: scim.AuthLimit{TrustedProxies: proxies}})
+		AuthLimit: scim.AuthLimit{TrustedProxies: proxies}, AccessLog: accessLog(cfg.Server)})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -109,6 +117,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		return nil, err // the same Metrics given to two apps
 	}
 	a := &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock, metrics: m}
+	if a.webhooks, err = a.newWebhooks(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if a.console, err = a.newConsole(); err != nil {
 		st.Close()
 		return nil, err
@@ -151,7 +163,8 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 			CCRecipients: cfg.Invitation.CCRecipients,
 			Language:     cfg.Invitation.Language,
 		},
-		Agreements: agreements,
+		AdoptExistingGuests: cfg.Invitation.AdoptExistingGuests,
+		Agreements:          agreements,
 		Seed: connector.SeedOptions{
 			GroupID:         cfg.Seed.GroupID,
 			DueBusinessDays: cfg.Seed.DueBusinessDays,

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	rmetrics "runtime/metrics"
 	rpprof "runtime/pprof"
 	"slices"
 	"strconv"
@@ -53,6 +55,9 @@ type benchFlags struct {
 	pprofAddr  string
 	dir        string
 	verbose    bool
+	background bool
+	gogc       int
+	memLimitMB int64
 	out        io.Writer
 	errw       io.Writer
 }
@@ -108,6 +113,9 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer, env []string) (*be
 	fs.StringVar(&b.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&b.pprofAddr, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	fs.BoolVar(&b.verbose, "v", false, "log passbridge's warnings to stderr")
+	fs.BoolVar(&b.background, "background", false, "scim scenario: run the outbox worker and the reconciler against the Graph simulator (tenant limit 150 per 5 s) while measuring, as serve does; creates then queue real invitations")
+	fs.IntVar(&b.gogc, "gogc", 0, "GOGC for the run, as runtime.gogc (0: GOGC from the environment, else serve's default)")
+	fs.Int64Var(&b.memLimitMB, "memlimit-mb", 0, "soft memory limit in MiB, as runtime.memoryLimitMB (0: GOMEMLIMIT, else serve's default)")
 	fs.StringVar(&b.dir, "dir", "", "folder for SQLite files (default: a temporary folder, removed after)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -187,7 +195,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		}
 		defer rpprof.StopCPUProfile()
 	}
-	fmt.Fprintf(stdout, "passbridge bench: %s, GOMAXPROCS=%d, %s, load %s\n", b.db, runtime.GOMAXPROCS(0), runtime.Version(), loadAvg())
+	applyRuntime(config.Runtime{GOGC: b.gogc, MemoryLimitMB: b.memLimitMB}, env, slog.New(slog.DiscardHandler))
+	gogc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gogc)
+	fmt.Fprintf(stdout, "passbridge bench: %s, GOMAXPROCS=%d, %s, load %s, GOGC=%d, memory limit %s, background %v\n", b.db, runtime.GOMAXPROCS(0),
+		runtime.Version(), loadAvg(), gogc, fmtMB(debug.SetMemoryLimit(-1)), b.background)
 	steps := []struct {
 		name string
 		run  func(context.Context, *benchFlags) error
@@ -433,6 +445,20 @@ type loadResult struct {
 	firstErr string
 	dur      time.Duration
 	lat      []time.Duration
+	gcs      uint64 // garbage collections during the measured time
+}
+
+// gcPerSec is the collector's rate during the measured time.
+func (r loadResult) gcPerSec() float64 { return float64(r.gcs) / r.dur.Seconds() }
+
+// gcCycles reads the number of completed GC cycles.
+func gcCycles() uint64 {
+	s := []rmetrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	rmetrics.Read(s)
+	if s[0].Value.Kind() != rmetrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 func (r loadResult) rate() float64 { return float64(r.ops) / r.dur.Seconds() }
@@ -492,10 +518,10 @@ func (b *benchFlags) load(ctx context.Context, client *http.Client, op func(c *h
 	}
 	time.Sleep(b.warmup)
 	measured.Store(true)
-	t0 := time.Now()
+	t0, gc0 := time.Now(), gcCycles()
 	time.Sleep(b.duration)
 	stop.Store(true)
-	res.dur = time.Since(t0)
+	res.dur, res.gcs = time.Since(t0), gcCycles()-gc0
 	wg.Wait()
 	slices.Sort(res.lat)
 	return res

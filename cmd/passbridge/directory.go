@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/connector"
 	"github.com/passbridge/passbridge/graph"
 	"github.com/passbridge/passbridge/metrics"
+	"github.com/passbridge/passbridge/store"
 )
 
 // newDirectory builds the Microsoft Graph client from the configuration.
@@ -45,6 +49,7 @@ func graphHTTPClient(m *metrics.Metrics) *http.Client {
 
 // startBackground runs the outbox worker and the reconciler until ctx ends.
 func (a *app) startBackground(ctx context.Context, wg *sync.WaitGroup) {
+	a.startWebhooks(ctx, wg)
 	if a.dir == nil {
 		return
 	}
@@ -68,4 +73,43 @@ func (a *app) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 			a.log.Error("reconciler stopped", "err", err)
 		}
 	}()
+}
+
+// budgetUser is a directory that can draw invitations from a shared budget
+// (*graph.Client).
+type budgetUser interface {
+	InvitationLimit() (limit int, window time.Duration)
+	UseInviteBudget(b graph.InviteBudget)
+}
+
+// shareInviteBudget makes dir draw its invitations from the tenant's budget
+// in st (issue 14): Graph's 150 per 5 s is per tenant, so every replica on
+// the database, and this process after a restart, must share one budget
+// rather than each keep its own window. Directories without the hook (test
+// doubles, nil) are left alone.
+func shareInviteBudget(cfg *config.Config, st connector.Store, dir connector.Directory, now func() time.Time) error {
+	bu, ok := dir.(budgetUser)
+	if !ok {
+		return nil
+	}
+	limit, window := bu.InvitationLimit()
+	b, err := store.NewInviteBudget(st, inviteBudgetKey(cfg), limit, window, now)
+	if err != nil {
+		return fmt.Errorf("invitation budget: %w", err)
+	}
+	bu.UseInviteBudget(b)
+	return nil
+}
+
+// inviteBudgetKey names the tenant's budget: its id, or the Graph endpoint
+// when no tenant id is configured (the simulator, credential default).
+func inviteBudgetKey(cfg *config.Config) string {
+	if cfg.Azure.TenantID != "" {
+		return "tenant:" + strings.ToLower(cfg.Azure.TenantID)
+	}
+	ep := cfg.Graph.Endpoint
+	if ep == "" {
+		ep = graph.DefaultEndpoint
+	}
+	return "endpoint:" + strings.ToLower(strings.TrimSuffix(ep, "/"))
 }

@@ -49,6 +49,7 @@ Stops gracefully on SIGTERM or Ctrl-C.
 		return 1
 	}
 	log := newLogger(stderr, cfg.Log)
+	applyRuntime(cfg.Runtime, env, log)
 	m := metrics.New(metrics.Options{Logger: log.With("component", "metrics")})
 	dir, err := newDirectory(ctx, cfg, log, withMetrics(m))
 	if err != nil {

@@ -277,6 +277,8 @@ func wrap(op string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
+		case pe.Code == "23505" && pe.ConstraintName == "users_invite_fold":
+			return fmt.Errorf("postgres: %s: %w: %w", op, connector.ErrAddressTaken, err)
 		case pe.Code == "23505": // unique_violation
 			return fmt.Errorf("postgres: %s: %w: %w", op, connector.ErrAlreadyExists, err)
 		case pe.Code == "23503": // foreign_key_violation: a member that is not (or no longer) a user

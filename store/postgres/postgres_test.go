@@ -96,3 +96,16 @@ func TestRestartKeepsLeases(t *testing.T) {
 		return s
 	}, false)
 }
+
+// The invitation budget is shared by replicas and kept across a restart
+// (issue 14), on the database's clock.
+func TestInviteBudget(t *testing.T) {
+	url := freshSchema(t)
+	storetest.RunInviteBudget(t, func(t *testing.T) connector.Store {
+		s, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		return s
+	})
+}

@@ -262,6 +262,9 @@ func wrap(op string, err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			if strings.Contains(se.Error(), "users.invite_fold") {
+				return fmt.Errorf("sqlite: %s: %w: %w", op, connector.ErrAddressTaken, err)
+			}
 			return fmt.Errorf("sqlite: %s: %w: %w", op, connector.ErrAlreadyExists, err)
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return fmt.Errorf("sqlite: %s: %w: %w", op, connector.ErrNotFound, err)

@@ -41,3 +41,16 @@ func TestRestartReleasesLeases(t *testing.T) {
 		return s
 	}, true)
 }
+
+// The invitation budget is shared by every process on the file and kept
+// across a restart (issue 14).
+func TestInviteBudget(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "passbridge.db")
+	storetest.RunInviteBudget(t, func(t *testing.T) connector.Store {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		return s
+	})
+}

@@ -50,6 +50,11 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"Event/List", testEvents},
 		{"State/Cursors", testCursors},
 		{"State/Leases", testLeases},
+		{"Webhook/Deliveries", testWebhookDeliveries},
+		{"User/InviteAddressUnique", testInviteAddressUnique},
+		{"User/InviteAddressConcurrent", testInviteAddressConcurrent},
+		{"User/GuestIDFilter", testGuestIDFilter},
+		{"Tombstone/Lifecycle", testTombstones},
 		{"Console/Queries", testConsole},
 	}
 	for _, tc := range tests {

@@ -17,14 +17,15 @@ const (
 
 	getUserSQL    = `SELECT ` + userCols + ` FROM users u WHERE u.id = $1`
 	insertUserSQL = `INSERT INTO users (id, user_name, user_name_fold, external_id, active,
-	state, emails, doc, onboarding, seed_requested, mailbox_type, version, created, modified)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	state, emails, doc, onboarding, seed_requested, mailbox_type, version, created, modified,
+	invite_fold, guest_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 	// The compare-and-swap: the row is written only if its version is still
-	// the one read ($15).
+	// the one read ($17).
 	updateUserSQL = `UPDATE users SET user_name = $2, user_name_fold = $3, external_id = $4,
 	active = $5, state = $6, emails = $7, doc = $8, onboarding = $9, seed_requested = $10,
-	mailbox_type = $11, version = $12, created = $13, modified = $14
-	WHERE id = $1 AND version = $15`
+	mailbox_type = $11, version = $12, created = $13, modified = $14, invite_fold = $15, guest_id = $16
+	WHERE id = $1 AND version = $17`
 	// A deleted user leaves the groups it was in: their member list changed.
 	touchGroupsOfUserSQL = `UPDATE groups SET version = version + 1, modified = $1
 	WHERE id IN (SELECT group_id FROM group_members WHERE user_id = $2)`
@@ -36,6 +37,13 @@ const (
 	updateGroupSQL = `UPDATE groups SET display_name = $2, display_name_fold = $3, external_id = $4,
 	entra_id = $5, doc = $6, version = $7, modified = $8, entra_origin = $10 WHERE id = $1 AND version = $9`
 	deleteGroupSQL = `DELETE FROM groups WHERE id = $1`
+
+	// Tombstones (connector.TombstoneStore): an existing one is kept.
+	insertTombstoneSQL = `INSERT INTO tombstones (guest_id, user_id, at) VALUES ($1, $2, $3) ON CONFLICT (guest_id) DO NOTHING`
+	deleteTombstoneSQL = `DELETE FROM tombstones WHERE guest_id = $1`
+	hasTombstoneSQL    = `SELECT COUNT(*) FROM tombstones WHERE guest_id = $1`
+	countTombstonesSQL = `SELECT COUNT(*) FROM tombstones`
+	listTombstonesSQL  = `SELECT guest_id, user_id, at FROM tombstones ORDER BY at, guest_id LIMIT $1`
 
 	insertJobSQL   = `INSERT INTO jobs (kind, subject, payload, run_at, last_error, created) VALUES ($1, $2, $3, $4, $5, $6)`
 	insertEventSQL = `INSERT INTO events (subject, type, actor, at, data) VALUES ($1, $2, $3, $4, $5)`
@@ -49,6 +57,8 @@ type Statements struct {
 	GetGroup, InsertGroup, UpdateGroup, DeleteGroup              string
 	TouchGroupsOfUser, InsertJob, InsertEvent                    string
 	CompleteJob, RetryJob, FailJob                               string
+	InsertTombstone, DeleteTombstone, HasTombstone               string
+	CountTombstones, ListTombstones                              string
 	getUserUpdate, getUserDelete, getGroupUpdate, getGroupDelete string
 }
 
@@ -77,6 +87,8 @@ func New(d Dialect, h Hooks) *SQL {
 		GetGroup: r(getGroupSQL), InsertGroup: r(insertGroupSQL), UpdateGroup: r(updateGroupSQL), DeleteGroup: r(deleteGroupSQL),
 		TouchGroupsOfUser: r(touchGroupsOfUserSQL), InsertJob: r(insertJobSQL), InsertEvent: r(insertEventSQL),
 		CompleteJob: r(completeJobSQL), RetryJob: r(retryJobSQL), FailJob: r(failJobSQL),
+		InsertTombstone: r(insertTombstoneSQL), DeleteTombstone: r(deleteTombstoneSQL), HasTombstone: r(hasTombstoneSQL),
+		CountTombstones: r(countTombstonesSQL), ListTombstones: r(listTombstonesSQL),
 		getUserUpdate: lock(getUserSQL, d.UpdateLock), getUserDelete: lock(getUserSQL, d.DeleteLock),
 		getGroupUpdate: lock(getGroupSQL, d.UpdateLock), getGroupDelete: lock(getGroupSQL, d.DeleteLock),
 	}}
@@ -178,10 +190,35 @@ func (s *SQL) InsertJobs(ctx context.Context, tx Tx, jobs []connector.Job) error
 	return nil
 }
 
-// ApplyChange appends the jobs and events of a (prepared) change.
+// TombstoneArgs is the bind values of Q.InsertTombstone for t.
+func (s *SQL) TombstoneArgs(t connector.Tombstone) []any {
+	at := t.At
+	if at.IsZero() {
+		at = Now()
+	}
+	return []any{t.GuestID, t.UserID, s.ts(Time(at))}
+}
+
+// ScanTombstone reads one row of Q.ListTombstones.
+func (s *SQL) ScanTombstone(sc Row) (connector.Tombstone, error) {
+	var t connector.Tombstone
+	err := sc.Scan(&t.GuestID, &t.UserID, s.d.ScanTime(&t.At))
+	t.At = t.At.UTC()
+	return t, err
+}
+
+// ApplyChange appends the jobs, events and tombstones of a (prepared) change.
 func (s *SQL) ApplyChange(ctx context.Context, tx Tx, ch connector.Change) error {
 	if err := s.InsertJobs(ctx, tx, ch.Jobs); err != nil {
 		return err
+	}
+	for _, t := range ch.Tombstones {
+		if t.GuestID == "" {
+			continue
+		}
+		if _, err := tx.Exec(ctx, s.Q.InsertTombstone, s.TombstoneArgs(t)...); err != nil {
+			return fmt.Errorf("record tombstone: %w", err)
+		}
 	}
 	for _, e := range ch.Events {
 		if _, err := tx.Exec(ctx, s.Q.InsertEvent, s.EventArgs(e)...); err != nil {

@@ -233,8 +233,10 @@ func Missing(want []string, have map[string]bool) []string {
 
 // UserRow is the column values of u in the order both backends insert them
 // (id, user_name, user_name_fold, external_id, active, state, emails, doc,
-// onboarding, seed_requested, mailbox_type, version, created, modified);
-// ts converts the two timestamps to the backend's column type.
+// onboarding, seed_requested, mailbox_type, version, created, modified,
+// invite_fold, guest_id); ts converts the two timestamps to the backend's
+// column type. invite_fold is NULL without an invite address, so that such
+// users do not collide in its unique index.
 func UserRow(u connector.User, ts func(time.Time) any) ([]any, error) {
 	emails := u.Emails
 	if emails == nil {
@@ -250,5 +252,12 @@ func UserRow(u connector.User, ts func(time.Time) any) ([]any, error) {
 	}
 	return []any{u.ID, u.UserName, connector.FoldKey(u.UserName), u.ExternalID, u.Active,
 		string(u.Onboarding.State), string(eb), JSONArg(u.Doc), string(ob), u.SeedRequested,
-		u.MailboxType, u.Version, ts(u.Created), ts(u.Modified)}, nil
+		u.MailboxType, u.Version, ts(u.Created), ts(u.Modified), inviteFold(u), u.Onboarding.GuestID}, nil
+}
+
+func inviteFold(u connector.User) any {
+	if u.Onboarding.InviteEmail == "" {
+		return nil
+	}
+	return connector.FoldKey(u.Onboarding.InviteEmail)
 }

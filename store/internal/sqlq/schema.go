@@ -19,6 +19,7 @@ var UserSchema = Schema{
 	connector.AttrEmailsValue:     {Expr: "e.value_fold", Fold: true, In: "u.id IN (SELECT e.user_id FROM user_emails e WHERE %s)"},
 	connector.AttrActive:          {Expr: "u.active", Bool: true},
 	connector.AttrOnboardingState: {Expr: "u.state"},
+	connector.AttrGuestID:         {Expr: "u.guest_id"},
 }
 
 // GroupSchema maps the group filter attributes onto groups (alias g) and
