@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -33,6 +34,24 @@ type Options struct {
 	ListLimit int
 	// MaxImportBytes bounds a CSV upload (default 32 MiB).
 	MaxImportBytes int64
+	// Webhooks, when set, reports the webhook receivers (cfg webhooks), for
+	// the overview: a failing receiver is something an admin must see.
+	Webhooks func(ctx context.Context) ([]WebhookReceiver, error)
+}
+
+// WebhookReceiver is one webhook receiver's delivery state, as the
+// overview shows it.
+type WebhookReceiver struct {
+	Name, URL           string
+	Pending             int
+	OldestPendingAge    time.Duration
+	LastSuccess         time.Time
+	LastFailure         time.Time
+	LastError           string
+	ConsecutiveFailures int
+	Dropped             int64
+	// Failing: the receiver's recent attempts all failed.
+	Failing bool
 }
 
 // Server serves the console and the admin API under /admin/.

@@ -382,3 +382,23 @@ func TestAPIPolicyCheck(t *testing.T) {
 		t.Errorf("policy check stored %d users", p.Total)
 	}
 }
+
+func TestOverviewReportsAFailingWebhookReceiver(t *testing.T) {
+	e := newEnv(t, false)
+	srv, err := New(Options{Service: e.svc, Console: e.st, Tokens: e.srv.o.Tokens,
+		Webhooks: func(context.Context) ([]WebhookReceiver, error) {
+			return []WebhookReceiver{
+				{Name: "siem", URL: "https://siem.example/events", Pending: 12, Failing: true, ConsecutiveFailures: 9, LastError: "503 Service Unavailable"},
+				{Name: "audit", URL: "https://audit.example/in"},
+			}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ts.Config.Handler = srv.Handler()
+	c := e.client()
+	e.signIn(c)
+	_, body := e.get(c, "/admin/")
+	contains(t, body, "Webhook receivers", "webhook receiver siem keeps failing (9 attempts in a row; 12 pending): 503 Service Unavailable",
+		"https://audit.example/in", "failing</strong> (9 in a row)")
+}

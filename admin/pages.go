@@ -32,6 +32,12 @@ var funcs = template.FuncMap{
 		return "—"
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"age": func(d time.Duration) string {
+		if d <= 0 {
+			return "—"
+		}
+		return d.Round(time.Second).String()
+	},
 	"data": func(b json.RawMessage) string {
 		if len(b) == 0 || string(b) == "null" {
 			return ""
@@ -109,7 +115,22 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, ss *session) 
 		return
 	}
 	d := s.base(ss, "Onboarding overview")
-	d["S"], d["Funnel"], d["Needs"] = sum, funnelSVG(sum.Counts), sum.NeedsAdmin()
+	needs := sum.NeedsAdmin()
+	if s.o.Webhooks != nil {
+		rs, err := s.o.Webhooks(r.Context())
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "admin: webhook status", "err", err)
+			needs = append(needs, "the webhook receivers' state could not be read")
+		}
+		for _, w := range rs {
+			if w.Failing {
+				needs = append(needs, fmt.Sprintf("webhook receiver %s keeps failing (%d attempts in a row; %d pending): %s",
+					w.Name, w.ConsecutiveFailures, w.Pending, w.LastError))
+			}
+		}
+		d["Webhooks"], d["HasWebhooks"] = rs, true
+	}
+	d["S"], d["Funnel"], d["Needs"] = sum, funnelSVG(sum.Counts), needs
 	s.render(w, r, http.StatusOK, "dashboard", d)
 }
 

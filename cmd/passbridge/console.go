@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -20,10 +21,23 @@ func (a *app) newConsole() (http.Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("admin console: the store %T has no console queries", a.store)
 	}
-	srv, err := admin.New(admin.Options{
+	o := admin.Options{
 		Service: a.svc, Console: cs, Tokens: adminTokens(a.cfg), SessionTTL: a.cfg.Admin.SessionTTL.D(),
 		Logger: a.log.With("component", "admin"), Clock: a.clock,
-	})
+	}
+	if d := a.webhooks; d != nil {
+		o.Webhooks = func(ctx context.Context) ([]admin.WebhookReceiver, error) {
+			rs, err := d.Status(ctx)
+			out := make([]admin.WebhookReceiver, 0, len(rs))
+			for _, r := range rs {
+				out = append(out, admin.WebhookReceiver{Name: r.Name, URL: r.URL, Pending: r.Pending, OldestPendingAge: r.OldestPendingAge,
+					LastSuccess: r.LastSuccess, LastFailure: r.LastFailure, LastError: r.LastError,
+					ConsecutiveFailures: r.ConsecutiveFailures, Dropped: r.Dropped, Failing: r.Failing})
+			}
+			return out, err
+		}
+	}
+	srv, err := admin.New(o)
 	if err != nil {
 		return nil, err
 	}
