@@ -39,6 +39,7 @@ type Config struct {
 	// Webhooks receive the event log (see webhooks.go).
 	Webhooks []Webhook `yaml:"webhooks" validate:"dive"`
 	Mail     Mail      `yaml:"mail"`
+	Admin    Admin     `yaml:"admin"`
 }
 
 // Server configures the HTTP server (SCIM, health, metrics).
@@ -350,6 +351,17 @@ type SMTP struct {
 // Enabled reports whether passbridge sends mail (mail.smtp.host set).
 func (m Mail) Enabled() bool { return m.SMTP.Host != "" }
 
+// Admin configures the operators' console at /admin/ and its JSON API
+// /admin/api/*. No tokens: the console is off.
+type Admin struct {
+	// Tokens are the admins' sign-in tokens, hashed like scim.tokens
+	// ("passbridge token new"); the name is the admin's, in every event
+	// their actions write (actor "admin:<name>").
+	Tokens []Token `yaml:"tokens" validate:"dive"`
+	// SessionTTL is how long a console sign-in lasts.
+	SessionTTL Duration `yaml:"sessionTTL" validate:"min=1m,max=168h"`
+}
+
 // Default returns the configuration with every default of the contract.
 func Default() *Config {
 	return &Config{
@@ -379,7 +391,8 @@ func Default() *Config {
 			BatchSize: connector.DefaultReconcileBatchSize},
 		Worker: Worker{Concurrency: connector.DefaultWorkerConcurrency, Lease: Duration(connector.DefaultWorkerLease),
 			MaxAttempts: connector.DefaultWorkerMaxAttempts},
-		Mail: Mail{SMTP: SMTP{Port: 587, StartTLS: true, Timeout: Duration(30 * time.Second)}},
+		Mail:  Mail{SMTP: SMTP{Port: 587, StartTLS: true, Timeout: Duration(30 * time.Second)}},
+		Admin: Admin{SessionTTL: Duration(8 * time.Hour)},
 	}
 }
 

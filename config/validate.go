@@ -157,6 +157,9 @@ var hints = map[string]string{
 	"scim.tokens":                  `run "passbridge token new" and add its name and sha256 here (or set PASSBRIDGE_SCIM_TOKENS=name:sha256)`,
 	"scim.tokens[].name":           `name each token after the client that uses it, e.g. "techbiz"`,
 	"scim.tokens[].sha256":         `run "passbridge token new" and copy the sha256 it prints; give the token to the client`,
+	"admin.tokens[].name":          `the admin's name, e.g. "alice"; it is the actor of their console actions`,
+	"admin.tokens[].sha256":        `run "passbridge token new" and copy the sha256 it prints; give the token to the admin`,
+	"admin.sessionTTL":             `a Go duration between 1m and 168h, e.g. 8h`,
 	"database.url":                 `write "sqlite:/var/lib/passbridge/passbridge.db" or "postgres://passbridge:${PGPASSWORD}@db:5432/passbridge?sslmode=verify-full"`,
 	"graph.endpoint":               `write "https://graph.microsoft.com" (or a national cloud's Graph root); plain http is only for the simulator on localhost`,
 	"azure.tenantID":               "copy the Directory (tenant) ID from the app registration's Overview page in the Entra admin center",
@@ -260,6 +263,24 @@ func (c *Config) crossChecks(o validateOptions, ps *Problems) {
 				hashes[t.SHA256] = i
 			}
 		}
+	}
+
+	adminNames, adminHashes := map[string]int{}, map[string]int{}
+	for i, t := range c.Admin.Tokens {
+		if j, dup := adminNames[t.Name]; dup && t.Name != "" {
+			ps.add(fmt.Sprintf("admin.tokens[%d].name", i),
+				fmt.Sprintf("%q is already the name of admin.tokens[%d]", t.Name, j), "give each admin a distinct name")
+		}
+		adminNames[t.Name] = i
+		if j, dup := adminHashes[t.SHA256]; dup && t.SHA256 != "" {
+			ps.add(fmt.Sprintf("admin.tokens[%d].sha256", i),
+				fmt.Sprintf("is the same token as admin.tokens[%d]", j), `give each admin their own token: run "passbridge token new" again`)
+		}
+		if j, dup := hashes[t.SHA256]; dup && t.SHA256 != "" {
+			ps.add(fmt.Sprintf("admin.tokens[%d].sha256", i),
+				fmt.Sprintf("is the same token as scim.tokens[%d]", j), `an admin token must not be a SCIM client's: run "passbridge token new" again`)
+		}
+		adminHashes[t.SHA256] = i
 	}
 
 	if c.Server.ReadTimeout > 0 && c.Server.ReadHeaderTimeout > c.Server.ReadTimeout {

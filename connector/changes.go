@@ -189,6 +189,7 @@ func resetForReinvite(opts Options, u *User, now time.Time) (Job, error) {
 		replace = old.GuestID
 	}
 	u.Onboarding = Onboarding{InviteEmail: old.InviteEmail, Seed: old.Seed}
+	u.Onboarding.LifecycleHold, u.Onboarding.HoldBy, u.Onboarding.HoldAt = old.LifecycleHold, old.HoldBy, old.HoldAt
 	if u.SeedRequested {
 		requestSeed(&u.Onboarding, now, opts) // a new guest is provisioned anew
 	}

@@ -97,6 +97,16 @@ type Onboarding struct {
 
 	Seed Seed `json:"seed,omitempty"`
 
+	// LifecycleHold is the onboarding extension's lifecycleHold (readWrite):
+	// while set, no automatic reminder, disable or delete (the rules that
+	// honour it come later). Set by an admin in the console; HoldBy and
+	// HoldAt say who and when. A new onboarding (reinvite) keeps it.
+	// TODO(scim): expose it as the extension attribute lifecycleHold
+	// (readWrite) in scim/users.go and scim/schema.go; the console sets it
+	// for now.
+	LifecycleHold string     `json:"lifecycleHold,omitempty"`
+	HoldBy        string     `json:"holdBy,omitempty"`
+	HoldAt        *time.Time `json:"holdAt,omitempty"`
 	// Mail records passbridge's own mails to the user by event key (e.g.
 	// "invitation:2026-01-02T03:04:05Z"): queued, being sent, sent. It is
 	// what keeps one event from being mailed twice (job_mail.go). It never

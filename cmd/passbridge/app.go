@@ -39,6 +39,8 @@ type app struct {
 	// webhooks delivers the event log to cfg.webhooks (nil: none); its
 	// Status is what the console shows about failing receivers.
 	webhooks *webhook.Dispatcher
+	// console is the admin console at /admin/ (nil: off, no admin.tokens).
+	console http.Handler
 }
 
 // wireOption adjusts newApp and newDirectory.
@@ -130,6 +132,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 	}
 	a := &app{cfg: cfg, log: log, store: st, svc: svc, scim: srv, dir: dir, clock: opts.Clock, metrics: m}
 	if a.webhooks, err = a.newWebhooks(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if a.console, err = a.newConsole(); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -225,7 +231,7 @@ func (a *app) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	a.adminRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "not found: this admin listener serves /healthz, /readyz and /metrics; SCIM is on server.listen", http.StatusNotFound)
+		http.Error(w, "not found: this admin listener serves /healthz, /readyz, /metrics and /admin/ (when admin.tokens are set); SCIM is on server.listen", http.StatusNotFound)
 	})
 	return a.metrics.Middleware(mux)
 }
@@ -234,6 +240,10 @@ func (a *app) adminHandler() http.Handler {
 func (a *app) adminRoutes(mux *http.ServeMux) {
 	// Unauthenticated, like /healthz: keep it off the public internet (README).
 	mux.Handle("GET /metrics", a.metrics.Handler())
+	if a.console != nil {
+		mux.Handle("/admin/", a.console)
+		mux.Handle("/admin", a.console)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

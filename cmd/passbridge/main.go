@@ -33,6 +33,10 @@ Commands:
   config check      connect to the tenant and check credentials and Graph permissions
   token new         print a new SCIM bearer token and the SHA-256 for scim.tokens
   graphsim          run the Microsoft Graph simulator alone
+  status            counts by state, the queue, failures, pending deprovisioning
+                    (from the database); exit 1 when something needs an admin
+  import            bulk onboarding from a CSV (--csv FILE [--dry-run]): each
+                    row's sign-up policy verdict, then the users created
   bench             measure SCIM, invitation and reconcile throughput (BENCHMARKS.md)
   version           print the version
 
@@ -78,6 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		return runDemo(ctx, rest, stdout, stderr, env)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr, env)
+	case "status":
+		return runStatus(ctx, rest, stdout, stderr, env)
+	case "import":
+		return runImport(ctx, rest, stdout, stderr, env)
 	case "graphsim":
 		return runGraphsim(ctx, rest, stdout, stderr, env)
 	}

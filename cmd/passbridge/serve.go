@@ -31,12 +31,16 @@ Stops gracefully on SIGTERM or Ctrl-C.
         the files change; a new pair that does not load is logged and the old
         one kept.
   server.adminListen
-        serve /healthz, /readyz and /metrics on this address instead (same
-        TLS settings); server.listen then answers only /scim/v2.
+        serve /healthz, /readyz, /metrics and the admin console on this
+        address instead (same TLS settings); server.listen then answers only
+        /scim/v2.
   mail.smtp.host, mail.from
         passbridge's own mail over SMTP (STARTTLS required unless
         mail.smtp.starttls is false); with invitation.sendEmail false it
         mails each invitation, with its redeem link, itself.
+  admin.tokens
+        the admin console at /admin/ and its API /admin/api/ (sign-in with
+        one of these tokens); no tokens: the console is off (logged).
 
 `)
 		fs.PrintDefaults()
