@@ -38,7 +38,7 @@ func (s *Service) ResendInvitation(ctx context.Context, actor, id string) (User,
 		case o.RedeemedAt != nil:
 			return &InputError{Field: "onboardingState", Detail: "the invitation was already redeemed"}
 		}
-		return nil
+		return resendTooSoon(o, s.clock.Now(), s.opts)
 	})
 }
 
@@ -78,6 +78,8 @@ func (s *Service) adminReinvite(ctx context.Context, actor, id, typ string, chec
 			return Change{}, err
 		}
 		ch := Change{Jobs: []Job{j}, Events: []Event{ev, re}}
+		t := now
+		u.Onboarding.StatusChangedAt = &t // an admin's change: lifecycle.graceAfterChange
 		fc, err := finish(old, u, actor, now, s.opts)
 		if err != nil {
 			return Change{}, err
@@ -102,6 +104,7 @@ func (s *Service) SetHold(ctx context.Context, actor, id, reason string) (User, 
 	}
 	updated, err := s.store.UpdateUser(ctx, id, func(u *User) (Change, error) {
 		now := s.clock.Now()
+		old, prev := *u, cloneOnboarding(u.Onboarding)
 		o := &u.Onboarding
 		typ, data := EventAdminHoldSet, map[string]any{"lifecycleHold": reason}
 		if reason == "" {
@@ -111,12 +114,18 @@ func (s *Service) SetHold(ctx context.Context, actor, id, reason string) (User, 
 			t := now
 			o.LifecycleHold, o.HoldBy, o.HoldAt = reason, actor, &t
 		}
-		u.Modified = now
 		ev, err := newEvent(u.ID, typ, actor, now, data)
 		if err != nil {
 			return Change{}, err
 		}
-		return Change{Events: []Event{ev}}, nil
+		// Settled again: the lifecycle rules' due time depends on the hold.
+		old.Onboarding = prev
+		ch, err := finish(old, u, actor, now, s.opts)
+		if err != nil {
+			return Change{}, err
+		}
+		ch.Events = append([]Event{ev}, ch.Events...)
+		return ch, nil
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("set hold %s: %w", id, err)

@@ -25,7 +25,15 @@ func onCreate(opts Options, now time.Time, actor string, u *User) (Change, error
 			return Change{}, err
 		}
 	}
-	u.Onboarding = Onboarding{InviteEmail: normEmail(email)}
+	if err := CheckAccountType(u.Onboarding.AccountType); err != nil {
+		return Change{}, err
+	}
+	u.Onboarding = Onboarding{InviteEmail: normEmail(email), AccountType: u.Onboarding.AccountType,
+		LifecycleHold: u.Onboarding.LifecycleHold}
+	if u.Onboarding.LifecycleHold != "" {
+		t := now
+		u.Onboarding.HoldBy, u.Onboarding.HoldAt = actor, &t
+	}
 	if u.SeedRequested {
 		requestSeed(&u.Onboarding, now, opts)
 	}
@@ -103,6 +111,9 @@ func onUpdate(opts Options, now time.Time, actor string, old User, u *User, in i
 		ev, err := newEvent(u.ID, typ, actor, now, data)
 		ch.Events = append(ch.Events, ev)
 		return err
+	}
+	if err := lifecycleUpdate(now, actor, old, u, event); err != nil {
+		return Change{}, err
 	}
 	reason := ""
 	switch {
@@ -190,6 +201,7 @@ func resetForReinvite(opts Options, u *User, now time.Time) (Job, error) {
 	}
 	u.Onboarding = Onboarding{InviteEmail: old.InviteEmail, Seed: old.Seed}
 	u.Onboarding.LifecycleHold, u.Onboarding.HoldBy, u.Onboarding.HoldAt = old.LifecycleHold, old.HoldBy, old.HoldAt
+	u.Onboarding.AccountType, u.Onboarding.StatusChangedAt = old.AccountType, old.StatusChangedAt
 	if u.SeedRequested {
 		requestSeed(&u.Onboarding, now, opts) // a new guest is provisioned anew
 	}

@@ -25,7 +25,9 @@ func (h enableHandler) handle(ctx context.Context, j Job) error {
 		return err
 	}
 	o := u.Onboarding
-	if u.Active != h.enabled || o.GuestID == "" || o.GuestGone {
+	// A lifecycle rule (termination, inactivity) disables a guest whose
+	// active stays true.
+	if (u.Active && !lifecycleDisabled(o)) != h.enabled || o.GuestID == "" || o.GuestGone {
 		return nil // an invitation in flight disables its guest on commit
 	}
 	gone := false

@@ -238,7 +238,7 @@ func (h inviteHandler) record(ctx context.Context, userID string, j Job, email, 
 		}
 		old := *cur
 		now := h.clock.Now()
-		t, exp := now, now.Add(h.opts.InvitationValidity)
+		t, exp := now, now.Add(h.opts.validityFor(cur.Onboarding.AccountType))
 		co.GuestID, co.InvitedAt, co.ExpiresAt = guestID, &t, &exp
 		co.LastError, co.Attempts, co.GuestGone, co.Disabled = "", j.Attempts, false, false
 		ch, err := finish(old, cur, actorWorker, now, h.opts)

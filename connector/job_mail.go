@@ -129,12 +129,15 @@ type mailHandler struct {
 }
 
 func (h mailHandler) handle(ctx context.Context, j Job) error {
-	if h.mailer == nil {
-		return Terminal(errors.New("no mailer is configured (mail.smtp): the mail cannot be sent"))
-	}
 	var p mailPayload
 	if err := decode(j, &p); err != nil {
 		return err
+	}
+	if h.mailer == nil && p.Template == MailReminder {
+		return h.graphReminder(ctx, j, p)
+	}
+	if h.mailer == nil {
+		return Terminal(errors.New("no mailer is configured (mail.smtp): the mail cannot be sent"))
 	}
 	if p.Template == "" || p.Event == "" {
 		return Terminal(fmt.Errorf("job %d: mail payload without template or event", j.ID))

@@ -91,6 +91,13 @@ type Options struct {
 	// invitation with its redeem link itself (job_mail.go).
 	Mailer Mailer
 
+	// Lifecycle configures the rules after sign-up (config: lifecycle.*,
+	// invitation.resendMinInterval, mfa.trustHomeTenant;
+	// lifecycle_rules.go). Unlike the other options, a zero duration here
+	// turns its rule off (config.Default fills the contract's defaults):
+	// a zero DeleteAfterTermination deletes at termination.
+	Lifecycle LifecycleOptions
+
 	// Worker configures the outbox worker (config: worker.*).
 	Worker WorkerOptions
 	// Reconcile configures the reconciler (config: reconcile.*).
@@ -251,6 +258,9 @@ func (o Options) withDefaults() Options {
 	if o.Seed.Location == nil {
 		o.Seed.Location = loadLocation(DefaultSeedTimeZone)
 	}
+	if o.Lifecycle.SignInSweepInterval <= 0 {
+		o.Lifecycle.SignInSweepInterval = DefaultSignInSweepInterval
+	}
 	o.Worker = o.Worker.withDefaults()
 	o.Reconcile = o.Reconcile.withDefaults()
 	return o
@@ -331,4 +341,101 @@ func (r ReconcileOptions) withDefaults() ReconcileOptions {
 		r.AuditLookback = 720 * time.Hour
 	}
 	return r
+}
+
+// Defaults of the lifecycle keys (config.Default fills them; a zero
+// LifecycleOptions field turns its rule off).
+const (
+	DefaultRemindersAfter         = 552 * time.Hour  // lifecycle.reminders.after (day 23)
+	DefaultRemindersEvery         = 24 * time.Hour   // lifecycle.reminders.every
+	DefaultDeleteAfterTermination = 120 * time.Hour  // lifecycle.deleteAfterTermination
+	DefaultResendMinInterval      = 24 * time.Hour   // invitation.resendMinInterval
+	DefaultInactivityRemindAfter  = 1440 * time.Hour // lifecycle.inactivity.remindAfter (day 60)
+	DefaultInactivityDisableAfter = 2160 * time.Hour // lifecycle.inactivity.disableAfter (day 90)
+	DefaultInactivityTermAfter    = 4320 * time.Hour // lifecycle.inactivity.terminateAfter (day 180)
+	DefaultGraceAfterChange       = 120 * time.Hour  // lifecycle.graceAfterChange
+	// DefaultSignInSweepInterval is how often signInActivity is read for
+	// onboarded users (no key: Graph's own data lags hours).
+	DefaultSignInSweepInterval = 6 * time.Hour
+)
+
+// Account types (extension accountType).
+const (
+	AccountPublicOfficer = "public_officer"
+	AccountVendor        = "vendor"
+	AccountTemp          = "temp"
+)
+
+// AccountTypes lists the accepted accountType values.
+var AccountTypes = []string{AccountPublicOfficer, AccountVendor, AccountTemp}
+
+// LifecycleOptions are the rules after sign-up.
+type LifecycleOptions struct {
+	// RemindersAfter and RemindersEvery: the first reminder of an
+	// unredeemed invitation that long after it was sent, then one every
+	// RemindersEvery until termination (config: lifecycle.reminders.*).
+	RemindersAfter time.Duration
+	RemindersEvery time.Duration
+	// DeleteAfterTermination: an expired onboarding's guest is disabled at
+	// termination and deleted this much later; 0 deletes at termination
+	// (config: lifecycle.deleteAfterTermination).
+	DeleteAfterTermination time.Duration
+	// ResendMinInterval: a resend sooner than this after the last
+	// invitation is refused (config: invitation.resendMinInterval).
+	ResendMinInterval time.Duration
+	// Inactivity: the rules for onboarded accounts, from signInActivity.
+	Inactivity InactivityOptions
+	// GraceAfterChange: no automatic disable or delete for this long after
+	// a client or an admin changed the account's status (config:
+	// lifecycle.graceAfterChange).
+	GraceAfterChange time.Duration
+	// AccountTypes override validity and inactivity per accountType
+	// (config: lifecycle.accountTypes.<type>.*).
+	AccountTypes map[string]AccountTypeOptions
+	// TrustHomeTenantMFA: a redeemed guest counts as MFA-registered
+	// (config: mfa.trustHomeTenant).
+	TrustHomeTenantMFA bool
+	// SignInSweepInterval: how often signInActivity is read (default
+	// DefaultSignInSweepInterval; no configuration key).
+	SignInSweepInterval time.Duration
+}
+
+// InactivityOptions are the inactivity rule's thresholds, counted from the
+// last successful sign-in (config: lifecycle.inactivity.*; zero: off).
+type InactivityOptions struct {
+	RemindAfter    time.Duration
+	DisableAfter   time.Duration
+	TerminateAfter time.Duration
+}
+
+// AccountTypeOptions override the defaults for one account type (zero: the
+// default's value).
+type AccountTypeOptions struct {
+	Validity   time.Duration
+	Inactivity InactivityOptions
+}
+
+// validityFor is the invitation validity of an account type.
+func (o Options) validityFor(accountType string) time.Duration {
+	if t, ok := o.Lifecycle.AccountTypes[accountType]; ok && t.Validity > 0 {
+		return t.Validity
+	}
+	return o.InvitationValidity
+}
+
+// inactivityFor is the inactivity rule of an account type.
+func (o Options) inactivityFor(accountType string) InactivityOptions {
+	in := o.Lifecycle.Inactivity
+	if t, ok := o.Lifecycle.AccountTypes[accountType]; ok {
+		if t.Inactivity.RemindAfter > 0 {
+			in.RemindAfter = t.Inactivity.RemindAfter
+		}
+		if t.Inactivity.DisableAfter > 0 {
+			in.DisableAfter = t.Inactivity.DisableAfter
+		}
+		if t.Inactivity.TerminateAfter > 0 {
+			in.TerminateAfter = t.Inactivity.TerminateAfter
+		}
+	}
+	return in
 }

@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -95,6 +96,8 @@ func (r *Reconciler) reconcilePage(ctx context.Context, p *pass, users []User) {
 		}
 	}
 
+	r.readSignIns(ctx, p, users, obs)
+
 	for _, u := range users {
 		r.write(ctx, p, u, *obs[u.ID])
 	}
@@ -158,5 +161,6 @@ func (r *Reconciler) write(ctx context.Context, p *pass, u User, ob observation)
 func cloneOnboarding(o Onboarding) Onboarding {
 	o.MFAMethods = slices.Clone(o.MFAMethods)
 	o.Agreements = slices.Clone(o.Agreements)
+	o.Mail = maps.Clone(o.Mail) // a probe's settle may queue a mail
 	return o
 }

@@ -183,6 +183,8 @@ type pass struct {
 	// page read failed), so the change feeds must be read again from where
 	// they were. unswept: some invited users were not read directly.
 	lost, unswept bool
+	// signIn: this pass reads signInActivity (lifecycle_reconcile.go).
+	signIn, signInFailed, signInUnavailable bool
 }
 
 func (p *pass) fail(err error) { p.errs = append(p.errs, err) }
@@ -232,6 +234,9 @@ func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 		return rep, err
 	}
 	p.sweep = r.opts.DisableDelta || lastSweep.IsZero() || p.now.Sub(lastSweep) >= r.opts.SweepInterval
+	if err := r.startSignInSweep(ctx, p); err != nil {
+		return rep, err
+	}
 	nextLink, linkChanged := r.readDelta(ctx, p)
 	newMark, markChanged := r.readAudit(ctx, p)
 	rep.Swept = p.sweep
@@ -284,7 +289,9 @@ func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 	}
 	if !p.lost {
 		r.verifyDisabled(ctx, p)
+		r.dueUsers(ctx, p)
 	}
+	r.finishSignInSweep(ctx, p)
 
 	// Cursors move only after the users they cover were written: a pass
 	// that may have dropped an observation reads the same changes again.

@@ -40,6 +40,10 @@ func Derive(u User, now time.Time, agreements []Agreement) State {
 		return StateConflict
 	case o.ExpiredAt != nil:
 		return StateExpired
+	case o.TerminatedAt != nil:
+		return StateTerminated
+	case o.InactiveAt != nil:
+		return StateInactive
 	case o.InvitedAt == nil:
 		return StatePending
 	}
@@ -70,9 +74,10 @@ func DeprovisionPending(u User) bool {
 
 // deadlinePassed reports whether an onboarding never completed is past its
 // validity. Once onboarded, a later requirement (an agreement that SEED
-// adds) does not terminate the account.
+// adds) does not terminate the account, nor does the end of the validity
+// while a lifecycleHold is set.
 func deadlinePassed(o Onboarding, now time.Time) bool {
-	return o.OnboardedAt == nil && o.ExpiresAt != nil && !now.Before(*o.ExpiresAt)
+	return o.OnboardedAt == nil && o.ExpiresAt != nil && !now.Before(*o.ExpiresAt) && o.LifecycleHold == ""
 }
 
 func allAccepted(o Onboarding, agreements []Agreement) bool {
@@ -122,14 +127,17 @@ func settle(u *User, now time.Time, opts Options) ([]Job, error) {
 		Derive(*u, now, opts.Agreements) == StateExpired {
 		t := now
 		o.ExpiredAt = &t
-		if o.GuestID != "" && !o.GuestGone {
-			j, err := deleteGuestJob(u.ID, o.GuestID, "expired", now)
-			if err != nil {
-				return nil, err
-			}
-			jobs = append(jobs, j)
+		tj, err := terminate(u, now, opts)
+		if err != nil {
+			return nil, err
 		}
+		jobs = append(jobs, tj...)
 	}
+	lj, err := applyLifecycle(u, now, opts)
+	if err != nil {
+		return nil, err
+	}
+	jobs = append(jobs, lj...)
 	st := Derive(*u, now, opts.Agreements)
 	if st == StateOnboarded && o.OnboardedAt == nil {
 		t := now
@@ -137,6 +145,7 @@ func settle(u *User, now time.Time, opts Options) ([]Job, error) {
 	}
 	o.Seed.State = DeriveSeed(o.Seed, now)
 	o.State = st
+	o.LifecycleDueAt = lifecycleDue(*u, now, opts)
 	return jobs, nil
 }
 
@@ -148,10 +157,13 @@ type observation struct {
 	methods     []string
 	acceptances []AgreementAcceptance
 	guestGone   bool
+	// signInRead: signInActivity was read (lastSignIn nil: never signed in).
+	signInRead bool
+	lastSignIn *time.Time
 }
 
 func (ob observation) empty() bool {
-	return ob.redeemedAt == nil && !ob.methodsRead && len(ob.acceptances) == 0 && !ob.guestGone
+	return ob.redeemedAt == nil && !ob.methodsRead && len(ob.acceptances) == 0 && !ob.guestGone && !ob.signInRead
 }
 
 // apply merges what was observed into the facts. It only adds facts: a fact
@@ -183,6 +195,7 @@ func (ob observation) apply(o *Onboarding, now time.Time) {
 	if ob.guestGone {
 		o.GuestGone = true
 	}
+	ob.applySignIn(o, now)
 }
 
 // mfaMethods returns the MFA methods among a user's authentication methods:
@@ -280,6 +293,7 @@ func factEvents(old Onboarding, u User, actor string, now time.Time) ([]Event, e
 	if n.Seed.State != old.Seed.State && (n.Seed.State == SeedExpired || n.Seed.State == SeedWithdrawn) {
 		add("seed."+n.Seed.State, map[string]any{"expiresAt": n.Seed.ExpiresAt})
 	}
+	lifecycleEvents(old, n, add)
 	if n.State != old.State {
 		add("onboarding.state", map[string]any{"from": old.State, "to": n.State})
 	}

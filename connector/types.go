@@ -21,11 +21,25 @@ const (
 	// invite (a member, or another party's guest); nothing was written in
 	// the tenant. LastError names the account and what an admin can do.
 	StateConflict State = "conflict"
+	// StateInactive: an onboarded account disabled by the inactivity rule
+	// (lifecycle.inactivity.disableAfter); see DisabledReason.
+	StateInactive State = "inactive"
+	// StateTerminated: an onboarded account deleted by the inactivity rule
+	// (lifecycle.inactivity.terminateAfter).
+	StateTerminated State = "terminated"
+)
+
+// Values of Onboarding.DisabledReason (SCIM disabledReason).
+const (
+	DisabledByClient   = "client"     // active=false from a SCIM client
+	DisabledExpired    = "expired"    // terminated at the end of the validity
+	DisabledInactivity = "inactivity" // lifecycle.inactivity.disableAfter
 )
 
 // States lists every state, in flow order.
 var States = []State{StatePending, StateInvited, StateRedeemed, StateMFARegistered,
-	StateOnboarded, StateExpired, StateDisabled, StateFailed, StateConflict}
+	StateOnboarded, StateExpired, StateDisabled, StateFailed, StateConflict,
+	StateInactive, StateTerminated}
 
 // User is a SCIM user as passbridge keeps it.
 //
@@ -101,9 +115,7 @@ type Onboarding struct {
 	// while set, no automatic reminder, disable or delete (the rules that
 	// honour it come later). Set by an admin in the console; HoldBy and
 	// HoldAt say who and when. A new onboarding (reinvite) keeps it.
-	// TODO(scim): expose it as the extension attribute lifecycleHold
-	// (readWrite) in scim/users.go and scim/schema.go; the console sets it
-	// for now.
+	// SCIM clients set it too (extension lifecycleHold, readWrite).
 	LifecycleHold string     `json:"lifecycleHold,omitempty"`
 	HoldBy        string     `json:"holdBy,omitempty"`
 	HoldAt        *time.Time `json:"holdAt,omitempty"`
@@ -112,6 +124,49 @@ type Onboarding struct {
 	// what keeps one event from being mailed twice (job_mail.go). It never
 	// holds a redeem link.
 	Mail map[string]*MailRecord `json:"mail,omitempty"`
+
+	// The lifecycle after sign-up (lifecycle_rules.go).
+	//
+	// AccountType is the extension's accountType (readWrite:
+	// public_officer, vendor, temp; "" is the default rules).
+	AccountType string `json:"accountType,omitempty"`
+	// RemindersSent and LastReminderAt count the reminders of this
+	// onboarding (SCIM remindersSent, lastReminderAt).
+	RemindersSent  int        `json:"remindersSent,omitempty"`
+	LastReminderAt *time.Time `json:"lastReminderAt,omitempty"`
+	// TerminationNoticeAt: the notice before termination was queued.
+	TerminationNoticeAt *time.Time `json:"terminationNoticeAt,omitempty"`
+	// TerminatedAt is when the account was terminated: disabled at the
+	// end of the validity (state expired) or deleted for inactivity (state
+	// terminated).
+	TerminatedAt *time.Time `json:"terminatedAt,omitempty"`
+	// DeleteDueAt is when the terminated guest is deleted
+	// (lifecycle.deleteAfterTermination); DeleteQueued once it was.
+	DeleteDueAt  *time.Time `json:"deleteDueAt,omitempty"`
+	DeleteQueued bool       `json:"deleteQueued,omitempty"`
+	// DisabledReason says why the account is disabled (DisabledBy…);
+	// "client" is derived from active=false and not stored.
+	DisabledReason string `json:"disabledReason,omitempty"`
+	// LastSignInAt is Graph's signInActivity.lastSuccessfulSignInDateTime
+	// (SCIM lastSignInAt); SignInReadAt is when passbridge last read it, so
+	// that the inactivity rule acts only on fresh knowledge.
+	LastSignInAt *time.Time `json:"lastSignInAt,omitempty"`
+	SignInReadAt *time.Time `json:"signInReadAt,omitempty"`
+	// InactivityNoticeFor is the activity basis the inactivity notice was
+	// queued for (one notice per period of inactivity).
+	InactivityNoticeFor *time.Time `json:"inactivityNoticeFor,omitempty"`
+	// InactiveAt is when the inactivity rule disabled the account;
+	// InactiveSince the activity basis it counted from.
+	InactiveAt    *time.Time `json:"inactiveAt,omitempty"`
+	InactiveSince *time.Time `json:"inactiveSince,omitempty"`
+	// StatusChangedAt is when a client or an admin last changed the
+	// account's status (active, a retry): lifecycle.graceAfterChange counts
+	// from it. A new onboarding keeps it.
+	StatusChangedAt *time.Time `json:"statusChangedAt,omitempty"`
+	// LifecycleDueAt is when a lifecycle rule is next due for this user
+	// (to the second; nil: none): the reconciler's indexed query of due
+	// users reads it (LifecycleStore, migration 0012).
+	LifecycleDueAt *time.Time `json:"lifecycleDueAt,omitempty"`
 }
 
 // MailRecord is the delivery record of one mail (one event of one user).
@@ -283,4 +338,10 @@ type ReconcileReport struct {
 	// bulk call may be several HTTP requests ($batch of 20).
 	GraphCalls map[string]int
 	Errors     int
+	// LifecycleDue counts users the indexed query of due lifecycle rules
+	// returned; SignInUnavailable is true when the inactivity rule is
+	// configured but Graph gives no signInActivity (no Entra ID P1, or
+	// AuditLog.Read.All missing): it then disables nobody.
+	LifecycleDue      int
+	SignInUnavailable bool
 }
