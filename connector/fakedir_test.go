@@ -42,6 +42,10 @@ type fakeDir struct {
 	after  func(op string) error
 	// noDeltaOnRedeem: redemptions do not show up in the delta feed.
 	noDeltaOnRedeem bool
+	// signIns are the guests' last successful sign-ins (signInActivity);
+	// noSignInActivity answers as a tenant without Entra ID P1.
+	signIns          map[string]time.Time
+	noSignInActivity bool
 }
 
 type fakeGuest struct {
@@ -431,4 +435,55 @@ func randomFaults(seed uint64, p429, p5xx float64) func(op string) error {
 		}
 		return nil
 	}
+}
+
+var _ connector.SignInReader = (*fakeDir)(nil)
+
+func (d *fakeDir) SignInActivity(_ context.Context, ids []string) (map[string]connector.SignInResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.enter("signInActivity", batches(len(ids))); err != nil {
+		return nil, err
+	}
+	if d.noSignInActivity {
+		return nil, &connector.DirectoryError{Class: connector.Permanent, Op: "signInActivity", Status: 403,
+			Code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant", Message: "Neither tenant is B2C or tenant doesn't have premium license"}
+	}
+	out := make(map[string]connector.SignInResult, len(ids))
+	for _, id := range ids {
+		if _, ok := d.guests[id]; !ok {
+			out[id] = connector.SignInResult{Err: notFound("signInActivity")}
+			continue
+		}
+		var r connector.SignInResult
+		if t, ok := d.signIns[id]; ok {
+			r.LastSuccessfulSignIn = &t
+		}
+		out[id] = r
+	}
+	return out, d.leave("signInActivity")
+}
+
+// signIn records a successful sign-in of the guest at the clock's time.
+func (d *fakeDir) signIn(guestID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.signIns == nil {
+		d.signIns = map[string]time.Time{}
+	}
+	d.signIns[guestID] = d.clock.Now()
+}
+
+func (d *fakeDir) enabled(guestID string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g, ok := d.guests[guestID]
+	return ok && g.AccountEnabled
+}
+
+func (d *fakeDir) exists(guestID string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.guests[guestID]
+	return ok
 }

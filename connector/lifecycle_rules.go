@@ -129,14 +129,13 @@ func later(a, b time.Time) time.Time {
 }
 
 // activityBasis is what the inactivity rule counts from: the last
-// successful sign-in, the onboarding, or the last status change, whichever
-// is latest.
+// successful sign-in, or the onboarding when later (or never signed in).
+// A re-enabled account is not given a new period: the grace after the
+// change (lifecycle.graceAfterChange) is the person's time to sign in.
 func activityBasis(o Onboarding) time.Time {
 	t := *o.OnboardedAt
-	for _, x := range []*time.Time{o.LastSignInAt, o.StatusChangedAt} {
-		if x != nil {
-			t = later(t, *x)
-		}
+	if o.LastSignInAt != nil {
+		t = later(t, *o.LastSignInAt)
 	}
 	return t
 }
