@@ -26,7 +26,13 @@ const MaxHoldLength = 500
 // onboarding, so the validity starts again). A user whose invitation is
 // still queued, or who has redeemed, is refused with an *InputError.
 func (s *Service) ResendInvitation(ctx context.Context, actor, id string) (User, error) {
-	return s.adminReinvite(ctx, actor, id, EventAdminResend, func(u User) error {
+	return s.resend(ctx, actor, id, EventAdminResend)
+}
+
+// resend is the one rule of the console's resend and SCIM's
+// resendInvitation (lifecycle_resend.go): typ names who asked.
+func (s *Service) resend(ctx context.Context, actor, id, typ string) (User, error) {
+	return s.adminReinvite(ctx, actor, id, typ, func(u User) error {
 		o := u.Onboarding
 		switch {
 		case !u.Active:

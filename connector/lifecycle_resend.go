@@ -35,6 +35,33 @@ func (s *Service) ResendAllowedAt(u User) time.Time {
 	return o.InvitedAt.Add(d)
 }
 
+// EventResendRequested is the event of a resend a SCIM client asked for
+// (PATCH resendInvitation=true); the console's is EventAdminResend.
+const EventResendRequested = "onboarding.resendRequested"
+
+// RequestResend is SCIM's resendInvitation=true: the console's resend rule
+// (ResendInvitation), refused within invitation.resendMinInterval.
+func (s *Service) RequestResend(ctx context.Context, actor, id string) (User, error) {
+	return s.resend(ctx, actor, id, EventResendRequested)
+}
+
+// ResendRefusal says why a resend of u would be refused now (nil: it would
+// go ahead): the checks of ResendInvitation, without reading or writing.
+func (s *Service) ResendRefusal(u User) error {
+	o := u.Onboarding
+	switch {
+	case !u.Active:
+		return &InputError{Field: "resendInvitation", Detail: "the user is inactive (active=false): nothing to resend"}
+	case o.InvitedAt == nil && !o.Failed && o.ExpiredAt == nil:
+		return &InputError{Field: "resendInvitation", Detail: "the invitation has not been sent yet (it is queued)"}
+	case o.Failed || o.ExpiredAt != nil || o.GuestGone:
+		return &InputError{Field: "resendInvitation", Detail: fmt.Sprintf("the onboarding is %s: set active=true again to start a new one", o.State)}
+	case o.RedeemedAt != nil:
+		return &InputError{Field: "resendInvitation", Detail: "the invitation was already redeemed"}
+	}
+	return resendTooSoon(o, s.clock.Now(), s.opts)
+}
+
 // CheckResend reports whether ResendInvitation would be refused now,
 // without changing anything (SCIM checks a PATCH's resendInvitation before
 // its other operations are stored).
@@ -43,16 +70,7 @@ func (s *Service) CheckResend(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("resend %s: %w", id, err)
 	}
-	o := u.Onboarding
-	switch {
-	case !u.Active:
-		return &InputError{Field: "resendInvitation", Detail: "the user is inactive (active=false): nothing to resend"}
-	case o.InvitedAt == nil && !o.Failed && o.ExpiredAt == nil:
-		return &InputError{Field: "resendInvitation", Detail: "the invitation has not been sent yet (it is queued)"}
-	case o.RedeemedAt != nil:
-		return &InputError{Field: "resendInvitation", Detail: "the invitation was already redeemed"}
-	}
-	return resendTooSoon(o, s.clock.Now(), s.opts)
+	return s.ResendRefusal(u)
 }
 
 // ceilSecond rounds t up to the second (a time said in RFC 3339 without

@@ -46,7 +46,7 @@ func techPassSchema() schema.Schema {
 				Name: "mailboxType", Description: optional.NewString("The kind of mailbox behind the e-mail address (e.g. LiteMail); checked by the sign-up policy, never returned."),
 				Mutability: schema.AttributeMutabilityWriteOnly(), Returned: schema.AttributeReturnedNever(),
 			})),
-			readOnlyString("onboardingState", "pending, invited, redeemed, mfaRegistered, onboarded, expired, disabled, failed or conflict (the address belongs to an account passbridge did not invite; see lastError)."),
+			readOnlyString("onboardingState", "pending, invited, redeemed, mfaRegistered, onboarded, expired, disabled, failed, conflict (the address belongs to an account passbridge did not invite; see lastError), inactive (disabled for inactivity) or terminated (deleted for inactivity)."),
 			readOnlyTime("invitedAt", "When the invitation was created in the tenant."),
 			readOnlyTime("expiresAt", "When an unfinished onboarding is terminated."),
 			readOnlyTime("redeemedAt", "When the invitation was redeemed."),
@@ -68,6 +68,27 @@ func techPassSchema() schema.Schema {
 			readOnlyTime("seedDueAt", "When SEED provisioning is due (business days)."),
 			readOnlyString("guestId", "The object id of the guest user in Microsoft Entra ID."),
 			readOnlyString("lastError", "Why onboarding failed, when it did."),
+			schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+				Name: "accountType", Description: optional.NewString("public_officer, vendor or temp: lifecycle.accountTypes.<type> overrides the validity and the inactivity rule."),
+				CanonicalValues: []string{"public_officer", "vendor", "temp"}, CaseExact: true,
+				Mutability: schema.AttributeMutabilityReadWrite(),
+			})),
+			schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+				Name: "lifecycleHold", Description: optional.NewString("While set (the reason: a test or training account, an investigation), no automatic reminder, disable or delete."),
+				CaseExact: true, Mutability: schema.AttributeMutabilityReadWrite(),
+			})),
+			schema.SimpleCoreAttribute(schema.SimpleBooleanParams(schema.BooleanParams{
+				Name: "resendInvitation", Description: optional.NewString("PATCH true to send the invitation again (a new invitation); refused sooner than invitation.resendMinInterval after the last one, saying when it is allowed."),
+				Mutability: schema.AttributeMutabilityWriteOnly(), Returned: schema.AttributeReturnedNever(),
+			})),
+			schema.SimpleCoreAttribute(schema.SimpleNumberParams(schema.NumberParams{
+				Name: "remindersSent", Description: optional.NewString("Reminders sent for the current invitation (lifecycle.reminders)."),
+				Type: schema.AttributeTypeInteger(), Mutability: schema.AttributeMutabilityReadOnly(),
+			})),
+			readOnlyTime("lastReminderAt", "When the last reminder was sent."),
+			readOnlyTime("terminatedAt", "When the account was terminated: at the end of the validity (expired) or for inactivity (terminated)."),
+			readOnlyTime("lastSignInAt", "The last successful sign-in (Graph signInActivity; Entra ID P1), as last read."),
+			readOnlyString("disabledReason", "Why the account is disabled: client (active=false), expired (end of the validity) or inactivity."),
 			schema.SimpleCoreAttribute(schema.SimpleBooleanParams(schema.BooleanParams{
 				Name: "deprovisionPending", Description: optional.NewString("Present and true while active=false is not yet confirmed by Microsoft Graph: " +
 					"the guest may still sign in, onboardingState is not yet disabled, and passbridge keeps retrying (lastError says why it is held up)."),

@@ -24,7 +24,11 @@ type userFields struct {
 	emails               []string
 	seedRequested        bool
 	mailboxType          string
-	doc                  json.RawMessage
+	// The lifecycle attributes: accountType and lifecycleHold (readWrite),
+	// resendInvitation (writeOnly: a request, never stored).
+	accountType, lifecycleHold string
+	resendInvitation           bool
+	doc                        json.RawMessage
 }
 
 // fromDoc reads a validated SCIM user body (canonical attribute names, the
@@ -95,6 +99,15 @@ func readDoc(d doc) (userFields, error) {
 	if tp, ok := d[URNTechPass].(map[string]any); ok {
 		f.seedRequested, _ = tp["seedRequested"].(bool)
 		f.mailboxType, _ = tp["mailboxType"].(string)
+		for _, k := range []string{"accountType", "lifecycleHold"} {
+			v, ok := tp[k]
+			if _, isString := v.(string); ok && v != nil && !isString {
+				return f, &connector.InputError{Field: k, Detail: "must be a string"}
+			}
+		}
+		f.accountType, _ = tp["accountType"].(string)
+		f.lifecycleHold, _ = tp["lifecycleHold"].(string)
+		f.resendInvitation = isTrue(tp["resendInvitation"])
 		delete(d, URNTechPass) // kept as fields, not in the document
 	}
 	raw, err := json.Marshal(d)
@@ -114,6 +127,8 @@ func (f userFields) applyTo(u *connector.User) {
 	if f.mailboxType != "" {
 		u.MailboxType = f.mailboxType
 	}
+	u.Onboarding.AccountType = strings.TrimSpace(f.accountType)
+	u.Onboarding.LifecycleHold = strings.TrimSpace(f.lifecycleHold)
 	u.Doc = f.doc
 }
 
@@ -136,6 +151,12 @@ func clientDoc(u connector.User) doc {
 	tp := map[string]any{"seedRequested": u.SeedRequested}
 	if u.MailboxType != "" {
 		tp["mailboxType"] = u.MailboxType
+	}
+	if u.Onboarding.AccountType != "" {
+		tp["accountType"] = u.Onboarding.AccountType
+	}
+	if u.Onboarding.LifecycleHold != "" {
+		tp["lifecycleHold"] = u.Onboarding.LifecycleHold
 	}
 	d[URNTechPass] = tp
 	return d
@@ -181,6 +202,15 @@ func userResource(u connector.User) escim.Resource {
 	set("seedDueAt", timeAttr(o.Seed.DueAt))
 	set("guestId", o.GuestID)
 	set("lastError", o.LastError)
+	set("accountType", o.AccountType)
+	set("lifecycleHold", o.LifecycleHold)
+	if o.RemindersSent > 0 {
+		tp["remindersSent"] = o.RemindersSent
+	}
+	set("lastReminderAt", timeAttr(o.LastReminderAt))
+	set("terminatedAt", timeAttr(o.TerminatedAt))
+	set("lastSignInAt", timeAttr(o.LastSignInAt))
+	set("disabledReason", connector.DisabledReason(u))
 	if connector.DeprovisionPending(u) {
 		tp["deprovisionPending"] = true
 	}
@@ -258,6 +288,7 @@ func (h userHandler) Patch(r *http.Request, id string, ops []escim.PatchOperatio
 	if err != nil {
 		return escim.Resource{}, fail(r, err, "User", id)
 	}
+	resend := false
 	u, err := h.svc.UpdateUser(r.Context(), actor(r), id, want, func(u *connector.User) error {
 		d := clientDoc(*u)
 		// A user stored before the multi-valued checks or the limits may
@@ -281,11 +312,23 @@ func (h userHandler) Patch(r *http.Request, id string, ops []escim.PatchOperatio
 		if err != nil {
 			return err
 		}
+		if resend = f.resendInvitation; resend {
+			// Refused before anything is stored: a PATCH that cannot
+			// resend changes nothing.
+			if err := h.svc.ResendRefusal(*u); err != nil {
+				return err
+			}
+		}
 		f.applyTo(u)
 		return nil
 	})
 	if err != nil {
 		return escim.Resource{}, fail(r, err, "User", id)
+	}
+	if resend {
+		if u, err = h.svc.RequestResend(r.Context(), actor(r), id); err != nil {
+			return escim.Resource{}, fail(r, err, "User", id)
+		}
 	}
 	return userResource(u), nil
 }
