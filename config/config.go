@@ -40,6 +40,9 @@ type Config struct {
 	Webhooks []Webhook `yaml:"webhooks" validate:"dive"`
 	Mail     Mail      `yaml:"mail"`
 	Admin    Admin     `yaml:"admin"`
+	// Lifecycle and MFA: the rules after sign-up (lifecycle.go).
+	Lifecycle Lifecycle `yaml:"lifecycle"`
+	MFA       MFA       `yaml:"mfa"`
 }
 
 // Server configures the HTTP server (SCIM, health, metrics).
@@ -193,6 +196,9 @@ type Invitation struct {
 	// tenant before its invitation (never a member); false puts such a user
 	// in state conflict.
 	AdoptExistingGuests bool `yaml:"adoptExistingGuests"`
+	// ResendMinInterval: a resend (SCIM resendInvitation, the console)
+	// sooner than this after the last invitation is refused; 0: no limit.
+	ResendMinInterval Duration `yaml:"resendMinInterval" validate:"min=0s,max=720h"`
 }
 
 // Policy decides which e-mail addresses may sign up.
@@ -382,8 +388,9 @@ func Default() *Config {
 		Azure:    Azure{Credential: CredentialDefault},
 		// The domain's knobs take the domain's defaults, so that a key left
 		// out and a zero option mean the same.
-		Invitation: Invitation{SendEmail: true, Validity: Duration(connector.DefaultInvitationValidity)},
-		Policy:     Policy{BlockedMailboxTypes: connector.DefaultBlockedMailboxTypes()},
+		Invitation: Invitation{SendEmail: true, Validity: Duration(connector.DefaultInvitationValidity),
+			ResendMinInterval: Duration(connector.DefaultResendMinInterval)},
+		Policy: Policy{BlockedMailboxTypes: connector.DefaultBlockedMailboxTypes()},
 		Seed: Seed{DueBusinessDays: connector.DefaultSeedDueBusinessDays, Validity: Duration(connector.DefaultSeedValidity),
 			TimeZone: connector.DefaultSeedTimeZone},
 		Groups: Groups{Create: true},
@@ -391,8 +398,9 @@ func Default() *Config {
 			BatchSize: connector.DefaultReconcileBatchSize},
 		Worker: Worker{Concurrency: connector.DefaultWorkerConcurrency, Lease: Duration(connector.DefaultWorkerLease),
 			MaxAttempts: connector.DefaultWorkerMaxAttempts},
-		Mail:  Mail{SMTP: SMTP{Port: 587, StartTLS: true, Timeout: Duration(30 * time.Second)}},
-		Admin: Admin{SessionTTL: Duration(8 * time.Hour)},
+		Mail:      Mail{SMTP: SMTP{Port: 587, StartTLS: true, Timeout: Duration(30 * time.Second)}},
+		Admin:     Admin{SessionTTL: Duration(8 * time.Hour)},
+		Lifecycle: defaultLifecycle(),
 	}
 }
 

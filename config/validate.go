@@ -238,6 +238,7 @@ func defaultOf(key string) string {
 
 // crossChecks are the rules that span fields or need context.
 func (c *Config) crossChecks(o validateOptions, ps *Problems) {
+	c.lifecycleChecks(ps)
 	if c.Reconcile.Lease.D() < 2*c.Reconcile.Interval.D() {
 		ps.add("reconcile.lease", fmt.Sprintf("%s is shorter than twice reconcile.interval (%s): the holder would give the reconciler role up between passes", c.Reconcile.Lease, c.Reconcile.Interval), hints["reconcile.lease"])
 	}

@@ -189,6 +189,7 @@ func connectorOptions(cfg *config.Config, log *slog.Logger, clock connector.Cloc
 		GroupMap:            cfg.Groups.Map,
 		GroupClients:        cfg.Groups.Clients,
 		GroupCreateDisabled: !cfg.Groups.Create,
+		Lifecycle:           cfg.LifecycleOptions(),
 		Worker: connector.WorkerOptions{
 			Concurrency: cfg.Worker.Concurrency,
 			Lease:       cfg.Worker.Lease.D(),
