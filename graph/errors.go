@@ -68,6 +68,7 @@ var opPermission = map[string]string{
 	opAuthMethods: PermAuthMethods, opAuditEvents: PermAuditLog, opSetEnabled: PermUsers,
 	opRevokeSessions: PermUsers, opDeleteUser: PermUsers, opCreateGroup: PermGroupCreate,
 	opAddMember: PermMembers, opRemoveMember: PermMembers, opDeleteGroup: PermGroupDelete,
+	opSignInActivity: PermAuditLog,
 }
 
 // errStatus is the safe cause kept in DirectoryError.Err for HTTP errors:

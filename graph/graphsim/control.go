@@ -202,6 +202,8 @@ func (s *Sim) Stats() Stats {
 //	POST   /_sim/mfa          {"user":..., "method":"microsoftAuthenticatorAuthenticationMethod"}
 //	POST   /_sim/agreements   {"user":..., "agreementId":..., "agreementName":..., "decline":false}
 //	POST   /_sim/faults       Fault (durations as "2s")
+//	POST   /_sim/signin          {"id"|"email", "at"}  (last successful sign-in; at left out: now)
+//	POST   /_sim/signInActivity  {"available": false} (a tenant without Entra ID P1)
 //	DELETE /_sim/faults
 //	GET    /_sim/stats
 //	GET    /_sim/users/{id or email}
@@ -289,6 +291,22 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			result(s.DeclineAgreement(b.key(), b.AgreementID, b.AgreementName))
 		} else {
 			result(s.AcceptAgreement(b.key(), b.AgreementID, b.AgreementName))
+		}
+	case r.Method == http.MethodPost && path == "/signin":
+		var b struct {
+			userRef
+			At time.Time `json:"at"` // RFC 3339; left out: now
+		}
+		if decode(&b) {
+			result(s.SetLastSignIn(b.key(), b.At))
+		}
+	case r.Method == http.MethodPost && path == "/signInActivity":
+		var b struct {
+			Available bool `json:"available"`
+		}
+		if decode(&b) {
+			s.SetSignInActivityAvailable(b.Available)
+			w.WriteHeader(http.StatusNoContent)
 		}
 	case r.Method == http.MethodPost && path == "/faults":
 		var b faultRequest

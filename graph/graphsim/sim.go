@@ -145,7 +145,10 @@ type Sim struct {
 	pageSize           int
 	replicationLag     time.Duration
 	redeemOutsideDelta bool
-	rng                *mrand.Rand
+	// noSignInActivity: the tenant has no Entra ID P1, so $select of
+	// signInActivity is refused (SetSignInActivityAvailable).
+	noSignInActivity bool
+	rng              *mrand.Rand
 
 	seq         int64 // change sequence for delta
 	users       map[string]*user
@@ -177,6 +180,9 @@ type user struct {
 	Seq               int64
 	Methods           []method
 	SessionsRevokedAt time.Time
+	// LastSignIn is signInActivity.lastSuccessfulSignInDateTime (zero:
+	// never); SetLastSignIn sets it.
+	LastSignIn time.Time
 }
 
 type method struct {

@@ -23,6 +23,7 @@ var (
 		"id", "accountEnabled", "businessPhones", "createdDateTime", "creationType", "displayName",
 		"externalUserState", "externalUserStateChangeDateTime", "givenName", "jobTitle", "mail",
 		"mobilePhone", "officeLocation", "otherMails", "preferredLanguage", "surname", "userPrincipalName", "userType",
+		"signInActivity",
 	}
 	defaultUserProps = []string{
 		"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
@@ -49,6 +50,11 @@ func (u *user) full() map[string]any {
 		"externalUserStateChangeDateTime": timeOrNil(u.StateChangedAt), "givenName": nil, "jobTitle": nil,
 		"mail": nilIfEmpty(u.Mail), "mobilePhone": nil, "officeLocation": nil, "otherMails": other,
 		"preferredLanguage": nil, "surname": nil, "userPrincipalName": u.UPN, "userType": u.UserType,
+		"signInActivity": map[string]any{
+			"lastSuccessfulSignInDateTime": timeOrNil(u.LastSignIn), "lastSignInDateTime": timeOrNil(u.LastSignIn),
+			"lastNonInteractiveSignInDateTime": nil, "lastSignInRequestId": nil, "lastNonInteractiveSignInRequestId": nil,
+			"lastSuccessfulSignInRequestId": nil,
+		},
 	}
 }
 
@@ -295,6 +301,9 @@ func (s *Sim) getUser(w http.ResponseWriter, r *http.Request, p []string) {
 		return
 	}
 	sel := parseSelect(r.URL.Query().Get("$select"))
+	if s.signInDenied(w, r, sel) {
+		return
+	}
 	s.mu.Lock()
 	out, err := render(u, sel)
 	s.mu.Unlock()
@@ -346,6 +355,9 @@ func topOf(r *http.Request, def, max int) (int, bool) {
 func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request, _ []string) {
 	q := r.URL.Query()
 	sel := parseSelect(q.Get("$select"))
+	if s.signInDenied(w, r, sel) {
+		return
+	}
 	var pred predicate
 	if f := q.Get("$filter"); f != "" {
 		var err error
