@@ -52,11 +52,11 @@ func funnelSVG(counts []StateCount) template.HTML {
 
 func stateClass(s connector.State) string {
 	switch s {
-	case connector.StateFailed, connector.StateExpired:
+	case connector.StateFailed, connector.StateExpired, connector.StateTerminated:
 		return "bad"
 	case connector.StateOnboarded:
 		return "good"
-	case connector.StateDisabled:
+	case connector.StateDisabled, connector.StateInactive:
 		return "off"
 	}
 	return "flow"

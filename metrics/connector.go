@@ -16,6 +16,7 @@ func (m *Metrics) ObserveJob(kind connector.JobKind, outcome string, d time.Dura
 // ObserveReconcile records one reconcile pass; it has the signature of
 // connector.ReconcileOptions.OnPass.
 func (m *Metrics) ObserveReconcile(rep connector.ReconcileReport, err error, d time.Duration) {
+	m.observeLifecycle(rep)
 	switch {
 	case err == nil && rep.Skipped:
 		m.reconcilePasses.WithLabelValues("skipped").Inc()

@@ -35,6 +35,8 @@ type Metrics struct {
 	reconcileDuration    *prometheus.HistogramVec
 	reconcileErrors      prometheus.Counter
 	reconcileLastSuccess prometheus.Gauge
+	// signInUnavailable: the inactivity rule has no signInActivity (lifecycle.go).
+	signInUnavailable prometheus.Gauge
 
 	jobs        *prometheus.CounterVec
 	jobDuration *prometheus.HistogramVec
@@ -136,6 +138,7 @@ func New(o Options) *Metrics {
 		m.jobs, m.jobDuration,
 		m.collectErrors,
 	)
+	m.registerLifecycle()
 	// Series that alerts watch exist from the start at 0, so that the first
 	// failure is an increase.
 	for _, r := range []string{"ok", "error", "skipped"} {

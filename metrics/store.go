@@ -34,7 +34,7 @@ type StoreOptions struct {
 var States = []connector.State{
 	connector.StatePending, connector.StateInvited, connector.StateRedeemed, connector.StateMFARegistered,
 	connector.StateOnboarded, connector.StateExpired, connector.StateDisabled, connector.StateFailed,
-	connector.StateConflict,
+	connector.StateConflict, connector.StateInactive, connector.StateTerminated,
 }
 
 // WatchStore registers collectors that read the outbox depth, the age of
