@@ -243,8 +243,8 @@ func (r *Reconciler) runOnce(ctx context.Context) (ReconcileReport, error) {
 
 	// TODO(engine): disabled users past their validity are not terminated
 	// (they are not swept), and our own deletions are not verified on the
-	// next pass yet (disables are: verifyDisabled); neither are the
-	// lifecycle reminders (day 23 …).
+	// next pass yet (disables are: verifyDisabled). The lifecycle rules run
+	// in these pages, the sign-in sweep and dueUsers (lifecycle_reconcile.go).
 	filter := Or(Eq(AttrOnboardingState, string(StateInvited)), Eq(AttrOnboardingState, string(StateRedeemed)),
 		Eq(AttrOnboardingState, string(StateMFARegistered)), Eq(AttrOnboardingState, string(StateOnboarded)))
 	after := ""

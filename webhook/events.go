@@ -18,11 +18,14 @@ var KnownEventTypes = []string{
 	"deprovisioning.delayed",
 	"group.created", "group.deleted", "group.mirrored", "group.updated",
 	"job.failed",
+	"lifecycle.deleteQueued", "lifecycle.holdCleared", "lifecycle.holdSet", "lifecycle.inactive", "lifecycle.inactivityNotice",
+	"lifecycle.reminder", "lifecycle.terminated", "lifecycle.terminationNotice",
 	"mail.sent", "mail.skipped", "mail.uncertain",
 	"onboarding.addressChangeIgnored", "onboarding.agreementAccepted", "onboarding.conflict", "onboarding.disabled",
 	"onboarding.driftRepaired", "onboarding.enabled", "onboarding.expired", "onboarding.failed",
 	"onboarding.guestAdopted", "onboarding.guestDeleted", "onboarding.invited", "onboarding.mfaRegistered",
 	"onboarding.onboarded", "onboarding.redeemed", "onboarding.reinvite", "onboarding.reset", "onboarding.state",
+	"onboarding.resendRequested",
 	"seed.expired", "seed.provisioned", "seed.requested",
 	"user.activated", "user.created", "user.deactivated", "user.deleted", "user.signedUpAgain",
 }
@@ -30,7 +33,7 @@ var KnownEventTypes = []string{
 // KnownEventCategories are the first parts of event types: a filter entry
 // "<category>.*" selects every type of it, including types added later
 // (admin actions, mail).
-var KnownEventCategories = []string{"admin", "deprovisioning", "group", "job", "mail", "onboarding", "seed", "user"}
+var KnownEventCategories = []string{"admin", "deprovisioning", "group", "job", "mail", "onboarding", "seed", "user", "lifecycle"}
 
 // CheckEventFilter says why name cannot be an entry of a webhook's events
 // list: a known type, or "<category>.*".

@@ -71,7 +71,7 @@ func TestCheckEventFilter(t *testing.T) {
 // KnownEventTypes lists every type the connector writes.
 func TestKnownEventTypes(t *testing.T) {
 	files, _ := filepath.Glob("../connector/*.go")
-	re := regexp.MustCompile(`"((?:user|group|onboarding|seed|job|deprovisioning|mail)\.[a-zA-Z]+)"`)
+	re := regexp.MustCompile(`"((?:user|group|onboarding|seed|job|deprovisioning|mail|lifecycle)\.[a-zA-Z]+)"`)
 	for _, f := range files {
 		// filter.go names SCIM filter attributes ("onboarding.guestId"), not
 		// event types.
