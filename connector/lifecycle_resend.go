@@ -26,15 +26,6 @@ func resendTooSoon(o Onboarding, now time.Time, opts Options) error {
 	return nil
 }
 
-// ResendAllowedAt is when a resend of u is allowed (zero: now).
-func (s *Service) ResendAllowedAt(u User) time.Time {
-	d, o := s.opts.Lifecycle.ResendMinInterval, u.Onboarding
-	if d <= 0 || o.InvitedAt == nil {
-		return time.Time{}
-	}
-	return o.InvitedAt.Add(d)
-}
-
 // EventResendRequested is the event of a resend a SCIM client asked for
 // (PATCH resendInvitation=true); the console's is EventAdminResend.
 const EventResendRequested = "onboarding.resendRequested"
