@@ -24,7 +24,7 @@
 //     mails through a Mailer, not sent twice for one event);
 //   - reconcile: reconciler.go (the pass, lease, cursors),
 //     reconcile_feeds.go (delta and audit log), reconcile_page.go (one page
-//     of users).
+//     of users), reconcile_drift.go (guests that should be disabled are).
 //
 // A new job kind is a JobKind constant, a payload in payloads.go, a handler
 // file and one line in NewWorker; a handler returns Terminal(err) for what
