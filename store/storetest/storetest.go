@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"User/InviteAddressConcurrent", testInviteAddressConcurrent},
 		{"User/GuestIDFilter", testGuestIDFilter},
 		{"Tombstone/Lifecycle", testTombstones},
+		{"User/CreatedBy", testUserCreatedBy},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
