@@ -128,7 +128,7 @@ func (h groupHandler) member(r *http.Request, id string) (connector.User, error)
 // that it cannot add another client's user: the members it adds are read
 // before the update (the store's callback must not read), and the edit, run
 // again under the store's lock, refuses any added member not read so.
-// Members already in the group stay whoever created them.
+// Members already in the group are not checked: it may keep or remove them.
 func (h groupHandler) ownMembersOnly(r *http.Request, id string, edit func(g *connector.Group) error) (func(g *connector.Group) error, error) {
 	cur, err := h.svc.GetGroup(r.Context(), id)
 	if err != nil {
