@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"User/GuestIDFilter", testGuestIDFilter},
 		{"Tombstone/Lifecycle", testTombstones},
 		{"Console/Queries", testConsole},
+		{"User/CreatedBy", testUserCreatedBy},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
