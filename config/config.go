@@ -125,6 +125,32 @@ type SCIM struct {
 type Token struct {
 	Name   string `yaml:"name" validate:"required"`
 	SHA256 string `yaml:"sha256" validate:"required,sha256hex"`
+	// Scopes are what the client may do (Scope…); empty: all of them.
+	Scopes []string `yaml:"scopes"`
+	// OwnUsersOnly: the client sees and changes only the users it created;
+	// any other user is a 404 to it.
+	OwnUsersOnly bool `yaml:"ownUsersOnly"`
+}
+
+// The scopes of scim.tokens[].scopes.
+const (
+	ScopeUsersRead   = "users:read"   // GET and search /Users
+	ScopeUsersWrite  = "users:write"  // POST, PUT, PATCH /Users
+	ScopeUsersDelete = "users:delete" // DELETE /Users
+	ScopeGroups      = "groups"       // anything under /Groups
+)
+
+// AllScopes are every scope, the default of scim.tokens[].scopes.
+func AllScopes() []string {
+	return []string{ScopeUsersRead, ScopeUsersWrite, ScopeUsersDelete, ScopeGroups}
+}
+
+// EffectiveScopes returns t.Scopes, or every scope when none is listed.
+func (t Token) EffectiveScopes() []string {
+	if t.Scopes == nil {
+		return AllScopes()
+	}
+	return t.Scopes
 }
 
 // Database says where state is kept.

@@ -15,7 +15,9 @@
 //     literally. Lists are comma-separated; a list of records separates the
 //     fields of a record with ":" in the order of the YAML keys
 //     (PASSBRIDGE_SCIM_TOKENS="ci:<sha256>,portal:<sha256>",
-//     PASSBRIDGE_AGREEMENTS="Terms of Use:<id>:always"); a map is written as
+//     PASSBRIDGE_AGREEMENTS="Terms of Use:<id>:always"; a record's fields
+//     that are not strings, such as scim.tokens[].scopes and .ownUsersOnly,
+//     keep their defaults and need the file); a map is written as
 //     key=value pairs (PASSBRIDGE_GROUPS_MAP="Engineering=<group id>").
 //     An unknown PASSBRIDGE_* variable is a problem (PASSBRIDGE_CONFIG is left
 //     to the command line).

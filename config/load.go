@@ -497,9 +497,11 @@ func setFromString(v reflect.Value, s string) error {
 	return nil
 }
 
-// setRecord sets a struct of strings from "a:b:c", fields in order.
+// setRecord sets a struct's string fields from "a:b:c", fields in order.
+// Fields of other kinds (scim.tokens[].scopes and .ownUsersOnly) have no
+// place in the record and keep their defaults: "name:sha256" stays valid.
 func setRecord(v reflect.Value, s string) error {
-	keys := fieldKeys(v.Type())
+	keys := recordKeys(v.Type())
 	parts := strings.SplitN(s, ":", len(keys))
 	if len(parts) != len(keys) {
 		// The value is not quoted: it may be a secret pasted in the wrong place.
@@ -642,4 +644,15 @@ func validVarName(s string) bool {
 		}
 	}
 	return true
+}
+
+// recordKeys are the keys of t's string fields, in order.
+func recordKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		if n := yamlName(t.Field(i)); n != "" && t.Field(i).Type.Kind() == reflect.String {
+			keys = append(keys, n)
+		}
+	}
+	return keys
 }

@@ -149,7 +149,7 @@ groups:
 				if c.Log.Format != "text" || c.Log.Level != "info" {
 					t.Errorf("log = %+v", c.Log)
 				}
-				if len(c.SCIM.Tokens) != 1 || c.SCIM.Tokens[0] != (Token{Name: "techbiz", SHA256: sha}) {
+				if len(c.SCIM.Tokens) != 1 || !reflect.DeepEqual(c.SCIM.Tokens[0], Token{Name: "techbiz", SHA256: sha}) {
 					t.Errorf("tokens = %+v", c.SCIM.Tokens)
 				}
 				if c.Invitation.SendEmail || c.Invitation.Validity.D() != 168*time.Hour {
@@ -213,7 +213,7 @@ groups:
 				if !reflect.DeepEqual(c.Invitation.CCRecipients, []string{"ops@tech.gov.sg"}) {
 					t.Errorf("ccRecipients = %q", c.Invitation.CCRecipients)
 				}
-				wantTokens := []Token{{"techbiz", sha}, {"portal", HashToken("x")}}
+				wantTokens := []Token{{Name: "techbiz", SHA256: sha}, {Name: "portal", SHA256: HashToken("x")}}
 				if !reflect.DeepEqual(c.SCIM.Tokens, wantTokens) {
 					t.Errorf("tokens = %+v", c.SCIM.Tokens)
 				}

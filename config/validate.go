@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -160,6 +161,7 @@ var hints = map[string]string{
 	"admin.tokens[].name":          `the admin's name, e.g. "alice"; it is the actor of their console actions`,
 	"admin.tokens[].sha256":        `run "passbridge token new" and copy the sha256 it prints; give the token to the admin`,
 	"admin.sessionTTL":             `a Go duration between 1m and 168h, e.g. 8h`,
+	"scim.tokens[].scopes":         `list some of "users:read", "users:write", "users:delete", "groups", or remove the key for all of them`,
 	"database.url":                 `write "sqlite:/var/lib/passbridge/passbridge.db" or "postgres://passbridge:${PGPASSWORD}@db:5432/passbridge?sslmode=verify-full"`,
 	"graph.endpoint":               `write "https://graph.microsoft.com" (or a national cloud's Graph root); plain http is only for the simulator on localhost`,
 	"azure.tenantID":               "copy the Directory (tenant) ID from the app registration's Overview page in the Entra admin center",
@@ -255,6 +257,7 @@ func (c *Config) crossChecks(o validateOptions, ps *Problems) {
 				names[t.Name] = i
 			}
 		}
+		checkScopes(i, t, ps)
 		if t.SHA256 != "" {
 			if j, dup := hashes[t.SHA256]; dup {
 				ps.add(fmt.Sprintf("scim.tokens[%d].sha256", i),
@@ -404,4 +407,23 @@ func (c *Config) Warnings() []Problem {
 	ws = append(ws, c.webhookWarnings()...)
 	ws = append(ws, c.mailWarnings()...)
 	return ws
+}
+
+// checkScopes checks scim.tokens[i].scopes: known names, not an empty list.
+func checkScopes(i int, t Token, ps *Problems) {
+	key := fmt.Sprintf("scim.tokens[%d].scopes", i)
+	if t.Scopes != nil && len(t.Scopes) == 0 {
+		ps.add(key, "is an empty list, so the client could do nothing but read the server's configuration", hints["scim.tokens[].scopes"])
+	}
+	all := AllScopes()
+	for j, sc := range t.Scopes {
+		if slices.Contains(all, sc) {
+			continue
+		}
+		msg := fmt.Sprintf("%q is not a scope", sc)
+		if s := suggest(sc, all); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		ps.add(fmt.Sprintf("%s[%d]", key, j), msg, hints["scim.tokens[].scopes"])
+	}
 }

@@ -15,14 +15,16 @@
 //   - derived state: state.go (Derive, settle, the fact events);
 //   - the operations SCIM calls: service.go (Service), changes.go (what a
 //     create, update or delete means: facts, jobs, events);
-//   - jobs: outbox.go (the Worker: claim, backoff, fail) and one handler per
+//   - jobs: outbox.go (the Worker: claim, backoff, fail), outbox_claim.go
+//     (renewing a claim while a job runs), outbox_deprovision.go (jobs that
+//     take access away are never given up) and one handler per
 //     job kind, job_invite.go, job_enable.go, job_deleteguest.go,
 //     job_seed.go, job_groupsync.go (with the groups.map checks),
 //     job_groupremove.go, job_groupdelete.go, job_mail.go (passbridge's own
 //     mails through a Mailer, not sent twice for one event);
 //   - reconcile: reconciler.go (the pass, lease, cursors),
 //     reconcile_feeds.go (delta and audit log), reconcile_page.go (one page
-//     of users).
+//     of users), reconcile_drift.go (guests that should be disabled are).
 //
 // A new job kind is a JobKind constant, a payload in payloads.go, a handler
 // file and one line in NewWorker; a handler returns Terminal(err) for what

@@ -39,6 +39,9 @@ const (
 	// AttrGuestID is Onboarding.GuestID (internal: the SCIM layer does not
 	// expose it); eq only, case-sensitive.
 	AttrGuestID = "onboarding.guestId"
+	// AttrCreatedBy is User.CreatedBy (internal: how an ownUsersOnly
+	// client's lists are narrowed); eq only, case-sensitive.
+	AttrCreatedBy = "meta.createdBy"
 )
 
 // Filter is a filter expression tree, independent of SCIM's parser and of SQL.

@@ -34,6 +34,12 @@ func (s *Service) Store() Store { return s.store }
 // CreateUser stores a new user and queues its invitation. The user's ID,
 // Version and timestamps are assigned by the store.
 func (s *Service) CreateUser(ctx context.Context, actor string, u User) (User, error) {
+	return s.createUser(ctx, actor, u, false)
+}
+
+// createUser is CreateUser; ownOnly (CreateOwnUser) lets a sign-up again
+// take over only a user that u.CreatedBy created.
+func (s *Service) createUser(ctx context.Context, actor string, u User, ownOnly bool) (User, error) {
 	now := s.clock.Now()
 	u.Created, u.Modified = now, now
 	ch, err := onCreate(s.opts, now, actor, &u)
@@ -44,7 +50,7 @@ func (s *Service) CreateUser(ctx context.Context, actor string, u User) (User, e
 	if errors.Is(err, ErrAlreadyExists) || errors.Is(err, ErrAddressTaken) {
 		// Which unique key a store reports first is arbitrary: a taken
 		// userName may be a sign-up again, so resignUp looks at it first.
-		return s.resignUp(ctx, actor, u, fmt.Errorf("create user: %w", err))
+		return s.resignUp(ctx, actor, u, ownOnly, fmt.Errorf("create user: %w", err))
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
@@ -56,7 +62,7 @@ func (s *Service) CreateUser(ctx context.Context, actor string, u User) (User, e
 // resignUp handles a sign-up whose userName is taken: a person whose earlier
 // onboarding expired or failed signs up again, which starts a new onboarding
 // on the existing resource. Anyone else gets the conflict.
-func (s *Service) resignUp(ctx context.Context, actor string, u User, conflict error) (User, error) {
+func (s *Service) resignUp(ctx context.Context, actor string, u User, ownOnly bool, conflict error) (User, error) {
 	page, err := s.store.ListUsers(ctx, Query{Filter: Eq(AttrUserName, u.UserName), Count: 1})
 	if err != nil {
 		// Whether this is a conflict or a new sign-up is unknown until the
@@ -71,12 +77,14 @@ func (s *Service) resignUp(ctx context.Context, actor string, u User, conflict e
 		// The userName is taken too: that is the conflict to report.
 		conflict = fmt.Errorf("create user: userName %q: %w", u.UserName, ErrAlreadyExists)
 	}
-	if !reactivatable(existing, s.clock.Now()) {
+	if !reactivatable(existing, s.clock.Now()) || (ownOnly && existing.CreatedBy != u.CreatedBy) {
+		// Another client's user stays that client's: a 409, and nothing
+		// about it (not its id) in the answer.
 		return User{}, conflict
 	}
 	updated, err := s.store.UpdateUser(ctx, existing.ID, func(cur *User) (Change, error) {
 		now := s.clock.Now()
-		if !reactivatable(*cur, now) {
+		if !reactivatable(*cur, now) || (ownOnly && cur.CreatedBy != u.CreatedBy) {
 			return Change{}, conflict
 		}
 		old := *cur
@@ -141,7 +149,18 @@ func (s *Service) UpdateUser(ctx context.Context, actor, id string, ifVersion *i
 // DeleteUser deletes the user (if its version is *ifVersion, when not nil)
 // and queues the deletion of its guest.
 func (s *Service) DeleteUser(ctx context.Context, actor, id string, ifVersion *int64) error {
+	return s.deleteUser(ctx, actor, id, ifVersion, nil)
+}
+
+// deleteUser is DeleteUser; check, when set, may refuse the user read
+// under the store's lock (DeleteOwnUser).
+func (s *Service) deleteUser(ctx context.Context, actor, id string, ifVersion *int64, check func(User) error) error {
 	err := s.store.DeleteUser(ctx, id, func(u User) (Change, error) {
+		if check != nil {
+			if err := check(u); err != nil {
+				return Change{}, err
+			}
+		}
 		if ifVersion != nil && u.Version != *ifVersion {
 			return Change{}, ErrPrecondition
 		}

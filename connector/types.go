@@ -71,6 +71,12 @@ type User struct {
 	Version  int64 // incremented by every committed change; the ETag
 	Created  time.Time
 	Modified time.Time
+
+	// CreatedBy names the SCIM client (scim.tokens[].name) that created the
+	// user; set by the store at the create and never changed by an update.
+	// "" (users created before it was recorded, or not through SCIM): no
+	// owner, so invisible to ownUsersOnly clients.
+	CreatedBy string
 }
 
 // Onboarding holds the facts about a user's onboarding. State is derived from

@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 )
 
 type authenticator struct {
-	names   []string
+	clients []client
 	digests [][]byte
 	limit   *authLimiter // nil: failures are not limited
 }
@@ -22,10 +24,98 @@ func newAuthenticator(tokens []Token, limit AuthLimit) (*authenticator, error) {
 		if err != nil || len(d) != sha256.Size {
 			return nil, fmt.Errorf("scim.tokens[%d] (%s): sha256 must be 64 hex characters", i, t.Name)
 		}
-		a.names = append(a.names, t.Name)
+		c, err := newClient(t)
+		if err != nil {
+			return nil, fmt.Errorf("scim.tokens[%d] (%s): %w", i, t.Name, err)
+		}
+		a.clients = append(a.clients, c)
 		a.digests = append(a.digests, d)
 	}
 	return a, nil
+}
+
+// The scopes of Token.Scopes (scim.tokens[].scopes).
+const (
+	ScopeUsersRead   = "users:read"   // GET and search /Users
+	ScopeUsersWrite  = "users:write"  // POST, PUT, PATCH /Users
+	ScopeUsersDelete = "users:delete" // DELETE /Users
+	ScopeGroups      = "groups"       // anything under /Groups
+)
+
+var allScopes = []string{ScopeUsersRead, ScopeUsersWrite, ScopeUsersDelete, ScopeGroups}
+
+// client is what an accepted token may do.
+type client struct {
+	name   string
+	scopes map[string]bool
+	// ownUsersOnly: the client sees and changes only the users it created
+	// (connector's …OwnUser methods).
+	ownUsersOnly bool
+}
+
+func newClient(t Token) (client, error) {
+	c := client{name: t.Name, scopes: map[string]bool{}, ownUsersOnly: t.OwnUsersOnly}
+	list := t.Scopes
+	if list == nil {
+		list = allScopes
+	}
+	for _, sc := range list {
+		if !slices.Contains(allScopes, sc) {
+			return c, fmt.Errorf("scopes: %q is not one of %s", sc, strings.Join(allScopes, ", "))
+		}
+		c.scopes[sc] = true
+	}
+	return c, nil
+}
+
+// requiredScope is the scope a request needs, by the same routing as the
+// library's (an endpoint, or a path under it); "" for the discovery
+// endpoints (ServiceProviderConfig, Schemas, ResourceTypes) and anything
+// else, which any valid token may ask for. sub is the path after /v2.
+func requiredScope(method, sub string) string {
+	under := func(ep string) bool { return sub == ep || strings.HasPrefix(sub, ep+"/") }
+	switch {
+	case under("/Groups"):
+		return ScopeGroups
+	case under("/Users"):
+		switch method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return ScopeUsersRead
+		case http.MethodDelete:
+			return ScopeUsersDelete
+		case http.MethodPost:
+			if sub == "/Users/.search" {
+				return ScopeUsersRead
+			}
+		}
+		// POST, PUT, PATCH, and any other method (refused later anyway).
+		return ScopeUsersWrite
+	}
+	return ""
+}
+
+// allow refuses, with a SCIM 403 naming the missing scope, a request the
+// client's token has no scope for.
+func (c client) allow(method, sub string) *Error {
+	need := requiredScope(method, sub)
+	if need == "" || c.scopes[need] {
+		return nil
+	}
+	return &Error{Status: http.StatusForbidden,
+		Detail: fmt.Sprintf("this client's token lacks the %q scope (it has %s); nothing was read or changed: ask the operator to add it to scim.tokens[].scopes of %q", need, c.scopeList(), c.name)}
+}
+
+func (c client) scopeList() string {
+	var have []string
+	for _, sc := range allScopes {
+		if c.scopes[sc] {
+			have = append(have, strconv.Quote(sc))
+		}
+	}
+	if len(have) == 0 {
+		return "none"
+	}
+	return strings.Join(have, ", ")
 }
 
 // maxCredentialBytes bounds what is hashed per request: tokens from
@@ -34,7 +124,7 @@ func newAuthenticator(tokens []Token, limit AuthLimit) (*authenticator, error) {
 const maxCredentialBytes = 4096
 
 // check authenticates a request by its bearer token and returns the token's
-// name. Digests are compared in constant time, against every configured
+// client (its name, scopes and ownUsersOnly). Digests are compared in constant time, against every configured
 // token (rotation: old and new at once) without stopping at the first match.
 //
 // The token is always checked first: a valid token is served whatever the
@@ -43,7 +133,7 @@ const maxCredentialBytes = 4096
 // TrustedProxies) never lock a real client out. Only a failing attempt
 // meets the limiter: from a blocked address, or with a blocked credential,
 // it is a 429 with Retry-After; otherwise a 401, counted (see AuthLimit).
-func (a *authenticator) check(r *http.Request) (string, *Error) {
+func (a *authenticator) check(r *http.Request) (client, *Error) {
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
 	// The limiter keys a credential by the digest of what follows the
@@ -58,7 +148,7 @@ func (a *authenticator) check(r *http.Request) (string, *Error) {
 		cred = cred[:maxCredentialBytes]
 	}
 	sum := sha256.Sum256([]byte(cred))
-	var name string
+	var cl client
 	var e *Error
 	switch {
 	case h == "":
@@ -66,10 +156,10 @@ func (a *authenticator) check(r *http.Request) (string, *Error) {
 	case long:
 		e = &Error{Status: http.StatusUnauthorized, Detail: fmt.Sprintf("Authorization: the credential is longer than %d bytes; no accepted token is", maxCredentialBytes)}
 	default:
-		name, e = a.verify(scheme, tok, ok, sum)
+		cl, e = a.verify(scheme, tok, ok, sum)
 	}
 	if e == nil || a.limit == nil {
-		return name, e
+		return cl, e
 	}
 	addr := a.limit.clientKey(r)
 	var credKey *[sha256.Size]byte
@@ -77,11 +167,11 @@ func (a *authenticator) check(r *http.Request) (string, *Error) {
 		credKey = &sum
 	}
 	if blocked, secs := a.limit.blocked(addr, credKey); blocked {
-		return "", tooMany(secs)
+		return client{}, tooMany(secs)
 	}
 	if h == "" {
 		// Nothing was guessed: not counted (see AuthLimit).
-		return "", e
+		return client{}, e
 	}
 	if addrBlocked, credBlocked := a.limit.fail(addr, &sum); addrBlocked || credBlocked {
 		logFrom(r).Warn("scim: failed authentications: blocking",
@@ -89,7 +179,7 @@ func (a *authenticator) check(r *http.Request) (string, *Error) {
 			"tokenSHA256Prefix", hex.EncodeToString(sum[:4]),
 			"maxFailures", a.limit.cfg.MaxFailures, "window", a.limit.cfg.Window.String(), "cooldown", a.limit.cfg.Cooldown.String())
 	}
-	return "", e
+	return client{}, e
 }
 
 func tooMany(secs int) *Error {
@@ -98,12 +188,12 @@ func tooMany(secs int) *Error {
 }
 
 // verify checks the scheme and the token's digest sum.
-func (a *authenticator) verify(scheme, tok string, hasScheme bool, sum [sha256.Size]byte) (string, *Error) {
+func (a *authenticator) verify(scheme, tok string, hasScheme bool, sum [sha256.Size]byte) (client, *Error) {
 	if !hasScheme || !strings.EqualFold(scheme, "Bearer") {
-		return "", &Error{Status: http.StatusUnauthorized, Detail: "Authorization: only the Bearer scheme is accepted"}
+		return client{}, &Error{Status: http.StatusUnauthorized, Detail: "Authorization: only the Bearer scheme is accepted"}
 	}
 	if tok == "" {
-		return "", &Error{Status: http.StatusUnauthorized, Detail: "Authorization: the bearer token is empty"}
+		return client{}, &Error{Status: http.StatusUnauthorized, Detail: "Authorization: the bearer token is empty"}
 	}
 	match := -1
 	for i, d := range a.digests {
@@ -112,7 +202,7 @@ func (a *authenticator) verify(scheme, tok string, hasScheme bool, sum [sha256.S
 		}
 	}
 	if match < 0 {
-		return "", &Error{Status: http.StatusUnauthorized, Detail: "Authorization: the bearer token is not accepted"}
+		return client{}, &Error{Status: http.StatusUnauthorized, Detail: "Authorization: the bearer token is not accepted"}
 	}
-	return a.names[match], nil
+	return a.clients[match], nil
 }

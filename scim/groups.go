@@ -101,13 +101,76 @@ func (h groupHandler) resource(g connector.Group) escim.Resource {
 
 // memberError turns a store's "no such user" into a 400 naming the member:
 // a missing member is bad input, not a missing group.
+// For a client whose token has ownUsersOnly, another client's user is
+// missing too (the same 400 as for an id nobody has).
 func (h groupHandler) memberError(r *http.Request, members []string) error {
 	for i, id := range members {
-		if _, err := h.svc.GetUser(r.Context(), id); errors.Is(err, connector.ErrNotFound) {
-			return &connector.InputError{Field: fmt.Sprintf("members[%d].value", i), Detail: fmt.Sprintf("no User has id %q: create the user first, then add it", id)}
+		if _, err := h.member(r, id); errors.Is(err, connector.ErrNotFound) {
+			return noSuchMember(i, id)
 		}
 	}
 	return nil
+}
+
+func noSuchMember(i int, id string) error {
+	return &connector.InputError{Field: fmt.Sprintf("members[%d].value", i), Detail: fmt.Sprintf("no User has id %q: create the user first, then add it", id)}
+}
+
+// member reads a user named as a member, as the request's client sees it.
+func (h groupHandler) member(r *http.Request, id string) (connector.User, error) {
+	if cl := requestClient(r); cl.ownUsersOnly {
+		return h.svc.GetOwnUser(r.Context(), cl.name, id)
+	}
+	return h.svc.GetUser(r.Context(), id)
+}
+
+// ownMembersOnly wraps the edit of an ownUsersOnly client's PUT or PATCH so
+// that it cannot add another client's user: the members it adds are read
+// before the update (the store's callback must not read), and the edit, run
+// again under the store's lock, refuses any added member not read so.
+// Members already in the group are not checked: it may keep or remove them.
+func (h groupHandler) ownMembersOnly(r *http.Request, id string, edit func(g *connector.Group) error) (func(g *connector.Group) error, error) {
+	cur, err := h.svc.GetGroup(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	next := cur
+	next.Members = append([]string(nil), cur.Members...)
+	if err := edit(&next); err != nil {
+		return nil, err
+	}
+	had := make(map[string]bool, len(cur.Members))
+	for _, m := range cur.Members {
+		had[m] = true
+	}
+	own := map[string]bool{}
+	for i, m := range next.Members {
+		if had[m] || own[m] {
+			continue
+		}
+		if _, err := h.member(r, m); err != nil {
+			if errors.Is(err, connector.ErrNotFound) {
+				return nil, noSuchMember(i, m)
+			}
+			return nil, err
+		}
+		own[m] = true
+	}
+	return func(g *connector.Group) error {
+		before := make(map[string]bool, len(g.Members))
+		for _, m := range g.Members {
+			before[m] = true
+		}
+		if err := edit(g); err != nil {
+			return err
+		}
+		for i, m := range g.Members {
+			if !before[m] && !own[m] {
+				return noSuchMember(i, m)
+			}
+		}
+		return nil
+	}, nil
 }
 
 func (h groupHandler) Create(r *http.Request, attrs escim.ResourceAttributes) (escim.Resource, error) {
@@ -161,6 +224,11 @@ func (h groupHandler) update(r *http.Request, id string, edit func(g *connector.
 	want, err := h.precondition(r, id)
 	if err != nil {
 		return connector.Group{}, err
+	}
+	if requestClient(r).ownUsersOnly {
+		if edit, err = h.ownMembersOnly(r, id, edit); err != nil {
+			return connector.Group{}, err
+		}
 	}
 	g, err := h.svc.UpdateGroup(r.Context(), actor(r), id, want, edit)
 	if errors.Is(err, connector.ErrNotFound) {

@@ -256,6 +256,7 @@ type ctxKey int
 const (
 	filterKey ctxKey = iota
 	actorKey
+	clientKey // the request's client (auth.go)
 )
 
 // actor names who made a request, for the event log ("scim:<token name>").
@@ -264,6 +265,13 @@ func actor(r *http.Request) string {
 		return a
 	}
 	return "scim"
+}
+
+// requestClient is the request's client (its token's name, scopes and
+// ownUsersOnly); the zero client, unrestricted by owner, outside ServeHTTP.
+func requestClient(r *http.Request) client {
+	c, _ := r.Context().Value(clientKey).(client)
+	return c
 }
 
 func listFilter(r *http.Request) *connector.Filter {

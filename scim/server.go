@@ -68,6 +68,11 @@ type AccessLog struct {
 type Token struct {
 	Name   string
 	SHA256 string // hex
+	// Scopes are what the client may do (Scope…); nil: all of them.
+	Scopes []string
+	// OwnUsersOnly: the client sees and changes only the users it created
+	// (stored as User.CreatedBy); another client's user is a 404 to it.
+	OwnUsersOnly bool
 }
 
 // Server is the SCIM HTTP handler for paths under Prefix.
@@ -210,13 +215,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logAccess(ctx, log, r, rec.status, tokenName, start)
 	}()
 
-	name, aerr := s.auth.check(r)
+	cl, aerr := s.auth.check(r)
 	if aerr != nil {
 		writeError(rec, aerr)
 		return
 	}
-	tokenName = name
-	r = r.WithContext(context.WithValue(r.Context(), actorKey, "scim:"+name))
+	tokenName = cl.name
+	ctx = context.WithValue(r.Context(), actorKey, "scim:"+cl.name)
+	r = r.WithContext(context.WithValue(ctx, clientKey, cl))
 
 	path := strings.TrimPrefix(r.URL.Path, "/scim")
 	if !strings.HasPrefix(path, "/v2") {
@@ -224,6 +230,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := strings.TrimPrefix(path, "/v2")
+	// Before the body is read: a request outside the token's scopes costs
+	// nothing more.
+	if e := cl.allow(r.Method, sub); e != nil {
+		writeError(rec, e)
+		return
+	}
 	if sub == "/ServiceProviderConfig" {
 		if r.Method != http.MethodGet {
 			writeError(rec, &Error{Status: http.StatusMethodNotAllowed, Detail: "ServiceProviderConfig is read-only: use GET"})

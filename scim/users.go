@@ -230,15 +230,52 @@ func (h userHandler) Create(r *http.Request, attrs escim.ResourceAttributes) (es
 	}
 	var u connector.User
 	f.applyTo(&u)
-	created, err := h.svc.CreateUser(r.Context(), actor(r), u)
+	cl := requestClient(r)
+	u.CreatedBy = cl.name // which client created it: never changes
+	create := h.svc.CreateUser
+	if cl.ownUsersOnly {
+		create = h.svc.CreateOwnUser
+	}
+	created, err := create(r.Context(), actor(r), u)
 	if err != nil {
 		return escim.Resource{}, fail(r, err, "User", "")
 	}
 	return userResource(created), nil
 }
 
+// getUser, listUsers, updateUser and deleteUser see, for a client whose
+// token has ownUsersOnly, only the users it created: any other is a 404
+// with the body of a missing id.
+func (h userHandler) getUser(r *http.Request, id string) (connector.User, error) {
+	if cl := requestClient(r); cl.ownUsersOnly {
+		return h.svc.GetOwnUser(r.Context(), cl.name, id)
+	}
+	return h.svc.GetUser(r.Context(), id)
+}
+
+func (h userHandler) listUsers(r *http.Request, q connector.Query) (connector.Page[connector.User], error) {
+	if cl := requestClient(r); cl.ownUsersOnly {
+		return h.svc.ListOwnUsers(r.Context(), cl.name, q)
+	}
+	return h.svc.ListUsers(r.Context(), q)
+}
+
+func (h userHandler) updateUser(r *http.Request, id string, want *int64, edit func(u *connector.User) error) (connector.User, error) {
+	if cl := requestClient(r); cl.ownUsersOnly {
+		return h.svc.UpdateOwnUser(r.Context(), actor(r), cl.name, id, want, edit)
+	}
+	return h.svc.UpdateUser(r.Context(), actor(r), id, want, edit)
+}
+
+func (h userHandler) deleteUser(r *http.Request, id string, want *int64) error {
+	if cl := requestClient(r); cl.ownUsersOnly {
+		return h.svc.DeleteOwnUser(r.Context(), actor(r), cl.name, id, want)
+	}
+	return h.svc.DeleteUser(r.Context(), actor(r), id, want)
+}
+
 func (h userHandler) Get(r *http.Request, id string) (escim.Resource, error) {
-	u, err := h.svc.GetUser(r.Context(), id)
+	u, err := h.getUser(r, id)
 	if err != nil {
 		return escim.Resource{}, fail(r, err, "User", id)
 	}
@@ -246,7 +283,7 @@ func (h userHandler) Get(r *http.Request, id string) (escim.Resource, error) {
 }
 
 func (h userHandler) GetAll(r *http.Request, p escim.ListRequestParams) (escim.Page, error) {
-	page, err := h.svc.ListUsers(r.Context(), connector.Query{Filter: listFilter(r), StartIndex: p.StartIndex, Count: p.Count})
+	page, err := h.listUsers(r, connector.Query{Filter: listFilter(r), StartIndex: p.StartIndex, Count: p.Count})
 	if err != nil {
 		return escim.Page{}, fail(r, err, "User", "")
 	}
@@ -259,7 +296,7 @@ func (h userHandler) GetAll(r *http.Request, p escim.ListRequestParams) (escim.P
 
 func (h userHandler) precondition(r *http.Request, id string) (*int64, error) {
 	return ifMatch(r, func() (int64, error) {
-		u, err := h.svc.GetUser(r.Context(), id)
+		u, err := h.getUser(r, id)
 		return u.Version, err
 	})
 }
@@ -273,7 +310,7 @@ func (h userHandler) Replace(r *http.Request, id string, attrs escim.ResourceAtt
 	if err != nil {
 		return escim.Resource{}, fail(r, err, "User", id)
 	}
-	u, err := h.svc.UpdateUser(r.Context(), actor(r), id, want, func(u *connector.User) error {
+	u, err := h.updateUser(r, id, want, func(u *connector.User) error {
 		f.applyTo(u)
 		return nil
 	})
@@ -289,7 +326,7 @@ func (h userHandler) Patch(r *http.Request, id string, ops []escim.PatchOperatio
 		return escim.Resource{}, fail(r, err, "User", id)
 	}
 	resend := false
-	u, err := h.svc.UpdateUser(r.Context(), actor(r), id, want, func(u *connector.User) error {
+	u, err := h.updateUser(r, id, want, func(u *connector.User) error {
 		d := clientDoc(*u)
 		// A user stored before the multi-valued checks or the limits may
 		// break them; a PATCH of something else (Entra's active=false)
@@ -338,7 +375,7 @@ func (h userHandler) Delete(r *http.Request, id string) error {
 	if err != nil {
 		return fail(r, err, "User", id)
 	}
-	if err := h.svc.DeleteUser(r.Context(), actor(r), id, want); err != nil {
+	if err := h.deleteUser(r, id, want); err != nil {
 		return fail(r, err, "User", id)
 	}
 	return nil

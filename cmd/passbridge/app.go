@@ -114,7 +114,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 	}
 	tokens := make([]scim.Token, 0, len(cfg.SCIM.Tokens))
 	for _, t := range cfg.SCIM.Tokens {
-		tokens = append(tokens, scim.Token{Name: t.Name, SHA256: t.SHA256})
+		tokens = append(tokens, scim.Token{Name: t.Name, SHA256: t.SHA256, Scopes: t.Scopes, OwnUsersOnly: t.OwnUsersOnly})
 	}
 	srv, err := scim.New(svc, scim.Options{Tokens: tokens, PublicURL: cfg.Server.PublicURL, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log, Ready: st.Ping,
 		AuthLimit: scim.AuthLimit{TrustedProxies: proxies}, AccessLog: accessLog(cfg.Server)})

@@ -56,6 +56,8 @@ type benchFlags struct {
 	dir        string
 	verbose    bool
 	background bool
+	queued     bool
+	ops        map[string]bool
 	gogc       int
 	memLimitMB int64
 	out        io.Writer
@@ -114,6 +116,8 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer, env []string) (*be
 	fs.StringVar(&b.pprofAddr, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	fs.BoolVar(&b.verbose, "v", false, "log passbridge's warnings to stderr")
 	fs.BoolVar(&b.background, "background", false, "scim scenario: run the outbox worker and the reconciler against the Graph simulator (tenant limit 150 per 5 s) while measuring, as serve does; creates then queue real invitations")
+	fs.BoolVar(&b.queued, "preload-queued", false, "scim scenario: preload users as SCIM creates them (through the service: pending, each with its invitation job queued and its user.created event) instead of already invited; without --background the jobs stay queued, a deep outbox")
+	ops := fs.String("ops", "filter,id,create", "scim scenario: load phases to run, comma-separated (filter, id, create)")
 	fs.IntVar(&b.gogc, "gogc", 0, "GOGC for the run, as runtime.gogc (0: GOGC from the environment, else serve's default)")
 	fs.Int64Var(&b.memLimitMB, "memlimit-mb", 0, "soft memory limit in MiB, as runtime.memoryLimitMB (0: GOMEMLIMIT, else serve's default)")
 	fs.StringVar(&b.dir, "dir", "", "folder for SQLite files (default: a temporary folder, removed after)")
@@ -144,6 +148,18 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer, env []string) (*be
 		case "":
 		default:
 			fmt.Fprintf(stderr, "passbridge bench: --scenarios: unknown scenario %q (scim, invite, reconcile)\n", s)
+			return nil, 2
+		}
+	}
+	b.ops = map[string]bool{}
+	for _, o := range strings.Split(*ops, ",") {
+		o = strings.TrimSpace(o)
+		switch o {
+		case "filter", "id", "create":
+			b.ops[o] = true
+		case "":
+		default:
+			fmt.Fprintf(stderr, "passbridge bench: --ops: unknown phase %q (filter, id, create)\n", o)
 			return nil, 2
 		}
 	}
@@ -418,6 +434,51 @@ func preload(ctx context.Context, st connector.Store, n, conns int, user func(i 
 					return
 				}
 				u, err := st.CreateUser(ctx, user(i), connector.Change{})
+				if err != nil {
+					errc <- fmt.Errorf("preload user %d: %w", i, err)
+					return
+				}
+				ids[i] = u.ID
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return nil, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	return ids, time.Since(start), nil
+}
+
+// preloadQueued creates users 0..n-1 through svc, as a SCIM create does:
+// each one pending with its invitation job and its user.created event, so
+// that with the worker off the outbox is n jobs deep.
+func preloadQueued(ctx context.Context, svc *connector.Service, n, conns int) ([]string, time.Duration, error) {
+	ids := make([]string, n)
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, conns)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				email := benchEmail("bench", i)
+				doc, _ := json.Marshal(map[string]any{
+					"userName": email, "active": true,
+					"name":        map[string]any{"givenName": "Bench", "familyName": "User"},
+					"displayName": "Bench User",
+					"emails":      []any{map[string]any{"value": email, "type": "work", "primary": true}},
+				})
+				u, err := svc.CreateUser(ctx, "bench", connector.User{UserName: email, Active: true, Emails: []string{email}, Doc: doc})
 				if err != nil {
 					errc <- fmt.Errorf("preload user %d: %w", i, err)
 					return

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) connector.Store) {
 		{"Tombstone/Lifecycle", testTombstones},
 		{"Console/Queries", testConsole},
 		{"Lifecycle/DueUsers", testLifecycleDue},
+		{"User/CreatedBy", testUserCreatedBy},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,16 +12,17 @@ import (
 
 // The shared statements, written once with $n placeholders.
 const (
-	userCols  = `u.id, u.user_name, u.external_id, u.active, u.emails, u.doc, u.seed_requested, u.mailbox_type, u.onboarding, u.version, u.created, u.modified`
+	userCols  = `u.id, u.user_name, u.external_id, u.active, u.emails, u.doc, u.seed_requested, u.mailbox_type, u.onboarding, u.version, u.created, u.modified, u.created_by`
 	groupCols = `g.id, g.display_name, g.external_id, g.entra_id, g.doc, g.version, g.created, g.modified, g.entra_origin`
 
 	getUserSQL    = `SELECT ` + userCols + ` FROM users u WHERE u.id = $1`
 	insertUserSQL = `INSERT INTO users (id, user_name, user_name_fold, external_id, active,
 	state, emails, doc, onboarding, seed_requested, mailbox_type, version, created, modified,
-	invite_fold, guest_id)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+	invite_fold, guest_id, created_by)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 	// The compare-and-swap: the row is written only if its version is still
-	// the one read ($17).
+	// the one read ($17). created_by is set at the insert and never written
+	// again.
 	updateUserSQL = `UPDATE users SET user_name = $2, user_name_fold = $3, external_id = $4,
 	active = $5, state = $6, emails = $7, doc = $8, onboarding = $9, seed_requested = $10,
 	mailbox_type = $11, version = $12, created = $13, modified = $14, invite_fold = $15, guest_id = $16
@@ -103,7 +104,7 @@ func (s *SQL) ScanUser(sc Row) (connector.User, error) {
 		emails, doc, onb []byte
 	)
 	if err := sc.Scan(&u.ID, &u.UserName, &u.ExternalID, &u.Active, &emails, &doc, &u.SeedRequested, &u.MailboxType,
-		&onb, &u.Version, s.d.ScanTime(&u.Created), s.d.ScanTime(&u.Modified)); err != nil {
+		&onb, &u.Version, s.d.ScanTime(&u.Created), s.d.ScanTime(&u.Modified), &u.CreatedBy); err != nil {
 		return u, err
 	}
 	if err := json.Unmarshal(emails, &u.Emails); err != nil {
@@ -167,8 +168,15 @@ func (s *SQL) GetGroup(ctx context.Context, tx Tx, id string) (connector.Group, 
 	return s.getGroup(ctx, tx, s.Q.GetGroup, id)
 }
 
-// UserRow is the bind values of Q.InsertUser for u.
-func (s *SQL) UserRow(u connector.User) ([]any, error) { return UserRow(u, s.ts) }
+// UserRow is the bind values of Q.InsertUser for u: UserRow's and the
+// creating client (User.CreatedBy).
+func (s *SQL) UserRow(u connector.User) ([]any, error) {
+	row, err := UserRow(u, s.ts)
+	if err != nil {
+		return nil, err
+	}
+	return append(row, u.CreatedBy), nil
+}
 
 // JobArgs is the bind values of Q.InsertJob for j.
 func (s *SQL) JobArgs(j connector.Job) []any {
@@ -314,7 +322,7 @@ func (s *SQL) UpdateUser(ctx context.Context, tx Tx, id string, fn func(u *conne
 		func() (connector.User, error) { return s.getUser(ctx, tx, s.Q.getUserUpdate, id) },
 		PrepareUpdatedUser,
 		func(u, old connector.User) error {
-			row, err := s.UserRow(u)
+			row, err := UserRow(u, s.ts)
 			if err != nil {
 				return err
 			}

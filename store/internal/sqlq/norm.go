@@ -87,6 +87,7 @@ func PrepareUpdatedUser(u *connector.User, old connector.User) error {
 	u.ID = old.ID
 	u.Version = old.Version + 1
 	u.Created = old.Created
+	u.CreatedBy = old.CreatedBy // set at the create, never changed
 	if u.Modified.IsZero() || u.Modified.Equal(old.Modified) {
 		u.Modified = Now()
 	}

@@ -20,6 +20,7 @@ var UserSchema = Schema{
 	connector.AttrActive:          {Expr: "u.active", Bool: true},
 	connector.AttrOnboardingState: {Expr: "u.state"},
 	connector.AttrGuestID:         {Expr: "u.guest_id"},
+	connector.AttrCreatedBy:       {Expr: "u.created_by"},
 }
 
 // GroupSchema maps the group filter attributes onto groups (alias g) and
