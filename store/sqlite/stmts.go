@@ -20,8 +20,12 @@ type stmtCache struct {
 	db *sql.DB
 	mu sync.RWMutex
 	m  map[string]*sql.Stmt
-	// pending are being prepared in the background.
+	// pending are being prepared in the background; bg counts those
+	// goroutines, so that close can wait for them: one that still holds a
+	// connection when the pool is closed would close it later, after Close
+	// returned (seen as a test's TempDir that is not empty at cleanup).
 	pending map[string]bool
+	bg      sync.WaitGroup
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
@@ -48,7 +52,9 @@ func (c *stmtCache) get(ctx context.Context, query string, inTx bool) *sql.Stmt 
 	}
 	if inTx {
 		c.pending[query] = true
+		c.bg.Add(1)
 		go func() {
+			defer c.bg.Done()
 			st, err := c.db.PrepareContext(context.WithoutCancel(ctx), query)
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -82,12 +88,15 @@ func (c *stmtCache) warm(ctx context.Context, queries ...string) {
 // close closes every cached statement; get prepares nothing afterwards.
 func (c *stmtCache) close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	var errs []error
 	for _, st := range c.m {
 		errs = append(errs, st.Close())
 	}
 	c.m = nil
+	c.mu.Unlock()
+	// A background prepare finishing now sees c.m nil and closes its
+	// statement; wait for it before the caller closes the pool.
+	c.bg.Wait()
 	return errors.Join(errs...)
 }
 
