@@ -83,8 +83,9 @@ func (h inviteHandler) handle(ctx context.Context, j Job) error {
 	if res.GuestID == "" {
 		return fmt.Errorf("invite: answer without a guest id")
 	}
-	// TODO(engine): with Invitation.SendEmail false and a custom message,
-	// mail res.RedeemURL ourselves (never log or store it).
+	// res.RedeemURL is dropped here on purpose: with invitation.sendEmail
+	// false and mail.smtp set, the mail job asks Graph for a fresh link when
+	// it sends (job_mail.go), so no link is ever stored.
 
 	// The answer may be an account that appeared since the lookup (Graph
 	// returns the existing user): check it. A just-created guest may not be

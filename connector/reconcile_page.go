@@ -62,8 +62,9 @@ func (r *Reconciler) reconcilePage(ctx context.Context, p *pass, users []User) {
 
 	// MFA is asked of redeemed guests, including those found redeemed just
 	// now: one pass may see redemption, MFA and agreements at once.
-	// TODO(engine): a guest whose MFA is trusted from its home tenant
-	// registers nothing here and stays redeemed; record "unknown" instead.
+	// A guest whose MFA is trusted from its home tenant registers nothing
+	// here and stays redeemed unless mfa.trustHomeTenant is set (then
+	// redemption counts as MFA: lifecycle_rules.go).
 	var mfaIDs []string
 	for _, u := range users {
 		o, ob := u.Onboarding, obs[u.ID]

@@ -119,7 +119,8 @@ func DeriveSeed(s Seed, now time.Time) string {
 // settle brings the facts that follow from other facts and the clock up to
 // date (termination at expiry, OnboardedAt, the SEED state, the stored
 // state) and returns the jobs they need. Every writer of a user calls it, so
-// the stored state never says "expired" without the guest's deletion queued.
+// the stored state never says "expired" without the guest's termination
+// (disable now, deletion after lifecycle.deleteAfterTermination) queued.
 func settle(u *User, now time.Time, opts Options) ([]Job, error) {
 	o := &u.Onboarding
 	var jobs []Job

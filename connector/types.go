@@ -14,7 +14,7 @@ const (
 	StateRedeemed      State = "redeemed"      // invitation redeemed
 	StateMFARegistered State = "mfaRegistered" // an MFA method is registered
 	StateOnboarded     State = "onboarded"     // every required agreement accepted
-	StateExpired       State = "expired"       // not onboarded within the validity: guest deleted
+	StateExpired       State = "expired"       // not onboarded within the validity: guest disabled, then deleted
 	StateDisabled      State = "disabled"      // active=false
 	StateFailed        State = "failed"        // a permanent error; see LastError
 	// StateConflict: the address belongs to an account passbridge did not
