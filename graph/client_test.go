@@ -691,3 +691,31 @@ func TestDeleteGroup(t *testing.T) {
 		t.Errorf("403: %+v", de)
 	}
 }
+
+// Sign-in activity is optional: without Entra ID P1 the check says the
+// inactivity rules stay off, and config check does not fail for it.
+func TestCheckPermissionsSignInActivity(t *testing.T) {
+	for _, available := range []bool{true, false} {
+		f := setup(t, graph.Options{})
+		if _, err := f.sim.AddGuest("someone@agency.gov.sg", ""); err != nil {
+			t.Fatal(err)
+		}
+		f.sim.SetSignInActivityAvailable(available)
+		var got *graph.PermissionCheck
+		for _, c := range f.client.CheckPermissions(ctx) {
+			if c.Permission == "signInActivity" {
+				got = &c
+			}
+		}
+		switch {
+		case got == nil:
+			t.Fatalf("available=%v: no signInActivity check", available)
+		case !got.Optional:
+			t.Errorf("available=%v: not optional: %+v", available, *got)
+		case got.OK != available:
+			t.Errorf("available=%v: OK=%v: %+v", available, got.OK, *got)
+		case !available && (!strings.Contains(got.Detail, "403") || !strings.Contains(got.Fix, "Entra ID P1")):
+			t.Errorf("unavailable check does not say why or what to do: %+v", *got)
+		}
+	}
+}

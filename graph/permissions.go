@@ -24,8 +24,12 @@ type PermissionCheck struct {
 	// Unverified: neither a harmless call nor the token's roles could tell
 	// (OK is then false).
 	Unverified bool
-	Detail     string // what was checked and what came back
-	Fix        string // what an admin does when !OK
+	// Optional: passbridge works without it, one feature is off (the
+	// inactivity rules without sign-in activity); config check reports it
+	// and does not fail for it.
+	Optional bool
+	Detail   string // what was checked and what came back
+	Fix      string // what an admin does when !OK
 }
 
 // higherPrivileges lists application permissions that also grant each one.
@@ -151,7 +155,8 @@ func (c *Client) CheckPermissions(ctx context.Context) []PermissionCheck {
 
 	out = append(out, roleCheck(PermInvite, "sending an invitation"))
 
-	if someUser == "" {
+	realUser := someUser != ""
+	if !realUser {
 		someUser = "00000000-0000-0000-0000-000000000000"
 	}
 	err = c.do(ctx, opAuthMethods, c.directory, 1, noRetry, func(ctx context.Context) error {
@@ -170,5 +175,21 @@ func (c *Client) CheckPermissions(ctx context.Context) []PermissionCheck {
 
 	out = append(out, roleCheck(PermMembers, "changing a group's members"))
 	out = append(out, roleCheck(PermGroupCreate, "creating a group"))
+
+	// signInActivity (the inactivity rules) needs Entra ID P1 besides
+	// AuditLog.Read.All; without it Graph answers 403 and the rules report
+	// themselves unavailable and disable nobody.
+	_, err = c.SignInActivity(ctx, []string{someUser})
+	sc := callCheck("signInActivity", "GET /users/{id}?$select=signInActivity", err)
+	if !realUser && sc.OK {
+		// A 404 for a made-up id says nothing about the licence.
+		sc = PermissionCheck{Permission: "signInActivity", Unverified: true,
+			Detail: "no user in the tenant to ask about; the reconciler reports it on its first sign-in sweep"}
+	}
+	sc.Optional = true
+	if !sc.OK {
+		sc.Fix = "the lifecycle.inactivity rules stay off until the tenant has Entra ID P1 and " + PermAuditLog + " is granted"
+	}
+	out = append(out, sc)
 	return out
 }
