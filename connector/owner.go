@@ -71,3 +71,41 @@ func (s *Service) DeleteOwnUser(ctx context.Context, actor, owner, id string, if
 		return nil
 	})
 }
+
+// ownedChunk is how many ids one OwnedUsers query names (an or of
+// equalities on the primary key; small enough for any SQL depth limit).
+const ownedChunk = 50
+
+// OwnedUsers returns which of ids are users owner created (an ownUsersOnly
+// client's view of a group's members): one indexed query per ownedChunk
+// ids. Ids of missing users, and every id for owner "", are left out.
+func (s *Service) OwnedUsers(ctx context.Context, owner string, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if owner == "" {
+		return out, nil
+	}
+	seen := make(map[string]bool, len(ids))
+	var uniq []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	for len(uniq) > 0 {
+		n := min(len(uniq), ownedChunk)
+		eqs := make([]*Filter, n)
+		for i, id := range uniq[:n] {
+			eqs[i] = Eq(AttrID, id)
+		}
+		uniq = uniq[n:]
+		page, err := s.store.ListUsers(ctx, Query{Filter: OwnerFilter(owner, Or(eqs...)), Count: n})
+		if err != nil {
+			return nil, fmt.Errorf("owned users: %w", err)
+		}
+		for _, u := range page.Items {
+			out[u.ID] = true
+		}
+	}
+	return out, nil
+}

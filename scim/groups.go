@@ -124,28 +124,29 @@ func (h groupHandler) member(r *http.Request, id string) (connector.User, error)
 	return h.svc.GetUser(r.Context(), id)
 }
 
-// ownMembersOnly wraps the edit of an ownUsersOnly client's PUT or PATCH so
-// that it cannot add another client's user: the members it adds are read
-// before the update (the store's callback must not read), and the edit, run
-// again under the store's lock, refuses any added member not read so.
-// Members already in the group are not checked: it may keep or remove them.
+// ownMembersOnly wraps the edit of an ownUsersOnly client's PUT or PATCH to
+// the group as that client sees it: members it did not create are hidden
+// from the edit and kept, and it cannot add another client's user. Who owns
+// which member is read before the update (the store's callback must not
+// read); the edit, run again under the store's lock, sees only the members
+// read as the client's own (a member added meanwhile is kept, unseen), and
+// refuses any added member not read so.
 func (h groupHandler) ownMembersOnly(r *http.Request, id string, edit func(g *connector.Group) error) (func(g *connector.Group) error, error) {
 	cur, err := h.svc.GetGroup(r.Context(), id)
 	if err != nil {
 		return nil, err
 	}
+	own, err := h.svc.OwnedUsers(r.Context(), requestClient(r).name, cur.Members)
+	if err != nil {
+		return nil, err
+	}
 	next := cur
-	next.Members = append([]string(nil), cur.Members...)
+	next.Members = ownedOnly(cur.Members, own)
 	if err := edit(&next); err != nil {
 		return nil, err
 	}
-	had := make(map[string]bool, len(cur.Members))
-	for _, m := range cur.Members {
-		had[m] = true
-	}
-	own := map[string]bool{}
 	for i, m := range next.Members {
-		if had[m] || own[m] {
+		if own[m] {
 			continue
 		}
 		if _, err := h.member(r, m); err != nil {
@@ -157,20 +158,68 @@ func (h groupHandler) ownMembersOnly(r *http.Request, id string, edit func(g *co
 		own[m] = true
 	}
 	return func(g *connector.Group) error {
-		before := make(map[string]bool, len(g.Members))
-		for _, m := range g.Members {
-			before[m] = true
-		}
+		all := g.Members
+		g.Members = ownedOnly(all, own)
 		if err := edit(g); err != nil {
 			return err
 		}
+		kept := make(map[string]bool, len(g.Members))
 		for i, m := range g.Members {
-			if !before[m] && !own[m] {
+			if !own[m] {
 				return noSuchMember(i, m)
 			}
+			kept[m] = true
 		}
+		// Other clients' members stay, and every member keeps its place
+		// (Group.Members is in insertion order); added ones go last.
+		merged := make([]string, 0, len(all)+len(g.Members))
+		for _, m := range all {
+			if !own[m] || kept[m] {
+				merged = append(merged, m)
+				delete(kept, m)
+			}
+		}
+		for _, m := range g.Members {
+			if kept[m] {
+				merged = append(merged, m)
+			}
+		}
+		g.Members = merged
 		return nil
 	}, nil
+}
+
+// ownedOnly returns the members in own, in order (a new slice).
+func ownedOnly(members []string, own map[string]bool) []string {
+	out := make([]string, 0, len(members))
+	for _, m := range members {
+		if own[m] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// visible narrows groups' members to those the request's client may see:
+// for an ownUsersOnly client, the users it created (one store read for all
+// the groups); others see every member.
+func (h groupHandler) visible(r *http.Request, gs ...*connector.Group) error {
+	cl := requestClient(r)
+	if !cl.ownUsersOnly {
+		return nil
+	}
+	var ids []string
+	for _, g := range gs {
+		ids = append(ids, g.Members...)
+	}
+	own, err := h.svc.OwnedUsers(r.Context(), cl.name, ids)
+	if err != nil {
+		return err
+	}
+	for _, g := range gs {
+		g.Members = ownedOnly(g.Members, own)
+	}
+	return nil
 }
 
 func (h groupHandler) Create(r *http.Request, attrs escim.ResourceAttributes) (escim.Resource, error) {
@@ -195,6 +244,9 @@ func (h groupHandler) Create(r *http.Request, attrs escim.ResourceAttributes) (e
 
 func (h groupHandler) Get(r *http.Request, id string) (escim.Resource, error) {
 	g, err := h.svc.GetGroup(r.Context(), id)
+	if err == nil {
+		err = h.visible(r, &g)
+	}
 	if err != nil {
 		return escim.Resource{}, fail(r, err, "Group", id)
 	}
@@ -204,6 +256,13 @@ func (h groupHandler) Get(r *http.Request, id string) (escim.Resource, error) {
 func (h groupHandler) GetAll(r *http.Request, p escim.ListRequestParams) (escim.Page, error) {
 	page, err := h.svc.ListGroups(r.Context(), connector.Query{Filter: listFilter(r), StartIndex: p.StartIndex, Count: p.Count})
 	if err != nil {
+		return escim.Page{}, fail(r, err, "Group", "")
+	}
+	gs := make([]*connector.Group, len(page.Items))
+	for i := range page.Items {
+		gs[i] = &page.Items[i]
+	}
+	if err := h.visible(r, gs...); err != nil {
 		return escim.Page{}, fail(r, err, "Group", "")
 	}
 	out := escim.Page{TotalResults: page.Total, Resources: []escim.Resource{}}
@@ -231,6 +290,10 @@ func (h groupHandler) update(r *http.Request, id string, edit func(g *connector.
 		}
 	}
 	g, err := h.svc.UpdateGroup(r.Context(), actor(r), id, want, edit)
+	if err == nil {
+		// The answer shows the group as the client sees it.
+		err = h.visible(r, &g)
+	}
 	if errors.Is(err, connector.ErrNotFound) {
 		// The group exists but a member does not: say which.
 		if cur, gerr := h.svc.GetGroup(r.Context(), id); gerr == nil {

@@ -356,4 +356,77 @@ func TestOwnUsersOnly(t *testing.T) {
 			t.Errorf("members = %v", g.Members)
 		}
 	})
+	t.Run("group-members-hidden", func(t *testing.T) {
+		// techbiz's group holds its user tb1, the kiosk's k4 and the
+		// legacy user; the kiosk sees and changes only k4 (and its own).
+		k4, k5 := e.mustCreate("kiosk", "k4@agency.gov.sg"), e.mustCreate("kiosk", "k5@agency.gov.sg")
+		r := e.as("techbiz", "POST", "/scim/v2/Groups", newGroupBody("Mixed", tb1, k4, legacy.ID))
+		if r.status != 201 {
+			t.Fatalf("techbiz creates the group: %d %s", r.status, r.body)
+		}
+		gid := r.json(t)["id"].(string)
+		members := func(obj map[string]any) string {
+			var out []string
+			ms, _ := obj["members"].([]any)
+			for _, m := range ms {
+				out = append(out, m.(map[string]any)["value"].(string))
+			}
+			return strings.Join(out, ",")
+		}
+		stored := func() string {
+			g, err := e.svc.GetGroup(t.Context(), gid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Join(g.Members, ",")
+		}
+		if got := members(e.as("kiosk", "GET", "/scim/v2/Groups/"+gid, nil).json(t)); got != k4 {
+			t.Errorf("kiosk GET: members %s, want only %s", got, k4)
+		}
+		list := e.as("kiosk", "GET", `/scim/v2/Groups?filter=displayName+eq+%22Mixed%22`, nil)
+		if rs := list.json(t)["Resources"].([]any); len(rs) != 1 || members(rs[0].(map[string]any)) != k4 {
+			t.Errorf("kiosk list: %s", list.body)
+		}
+		if got := members(e.as("techbiz", "GET", "/scim/v2/Groups/"+gid, nil).json(t)); got != tb1+","+k4+","+legacy.ID {
+			t.Errorf("techbiz GET: members %s, want all three", got)
+		}
+
+		// PUT replaces the kiosk's members only.
+		r = e.as("kiosk", "PUT", "/scim/v2/Groups/"+gid, newGroupBody("Mixed", k5))
+		if r.status != 200 || members(r.json(t)) != k5 {
+			t.Fatalf("kiosk PUT: %d %s, want members %s only", r.status, r.body, k5)
+		}
+		if got := stored(); got != tb1+","+legacy.ID+","+k5 {
+			t.Errorf("after the kiosk's PUT: members %s, want %s,%s,%s", got, tb1, legacy.ID, k5)
+		}
+		// PATCH: removing everything, or another client's member by id,
+		// keeps the members the kiosk cannot see.
+		for _, op := range []map[string]any{
+			{"op": "remove", "path": "members[value eq \"" + tb1 + "\"]"},
+			{"op": "replace", "path": "members", "value": []any{map[string]any{"value": k4}}},
+			{"op": "remove", "path": "members"},
+		} {
+			if r := e.as("kiosk", "PATCH", "/scim/v2/Groups/"+gid, newPatchBody(op)); r.status != 204 {
+				t.Errorf("kiosk PATCH %v: %d %s", op, r.status, r.body)
+			}
+			if got := stored(); !strings.HasPrefix(got, tb1+","+legacy.ID) {
+				t.Errorf("after the kiosk's PATCH %v: members %s, lost another client's", op, got)
+			}
+		}
+		if got := stored(); got != tb1+","+legacy.ID {
+			t.Errorf("after the kiosk removed all: members %s", got)
+		}
+		r = e.as("kiosk", "PATCH", "/scim/v2/Groups/"+gid+"?attributes=members", newPatchBody(map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": k4}}}))
+		if r.status != 200 || members(r.json(t)) != k4 {
+			t.Errorf("kiosk PATCH with attributes=members: %d %s, want members %s only", r.status, r.body, k4)
+		}
+		// Naming a member it cannot see is the 400 of an id nobody has, even
+		// though the group holds it.
+		if r := e.as("kiosk", "PUT", "/scim/v2/Groups/"+gid, newGroupBody("Mixed", k4, tb1)); r.status != 400 || !strings.Contains(string(r.body), "members[1].value") {
+			t.Errorf("kiosk PUT naming techbiz's member: %d %s", r.status, r.body)
+		}
+		if got := stored(); got != tb1+","+legacy.ID+","+k4 {
+			t.Errorf("at the end: members %s", got)
+		}
+	})
 }

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/passbridge/passbridge/admin"
+	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/connector"
 	"github.com/passbridge/passbridge/store"
+	"github.com/passbridge/passbridge/webhook"
 )
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) int {
@@ -24,13 +26,14 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer, env
 
 Reads the database (not Microsoft Graph) and prints where onboarding stands:
 users by state, the outbox queue and its oldest job, failed users with their
-lastError, failed jobs, and pending deprovisioning (active=false not yet
-confirmed in the tenant). Every figure is an indexed read: cheap on a live
+lastError, failed jobs, pending deprovisioning (active=false not yet
+confirmed in the tenant) and the webhook receivers (pending deliveries, the
+oldest one's age, failing or not). Every figure is an indexed read: cheap on a live
 database, fine for a cron check or a monitoring probe.
 
 Exit status: 0 when nothing needs an admin; 1 when something does (a failed
-user or job, a deprovisioning or a queued job waiting for over an hour: the
-reasons are listed); 2 on a usage, configuration or database error.
+user or job, a deprovisioning or a queued job waiting for over an hour, a
+failing webhook receiver: the reasons are listed); 2 on a usage, configuration or database error.
 
 `)
 		fs.PrintDefaults()
@@ -59,15 +62,72 @@ reasons are listed); 2 on a usage, configuration or database error.
 		return 2
 	}
 	needs := sum.NeedsAdmin()
+	hooks, err := webhookStatus(ctx, cfg, st)
+	if err != nil {
+		fmt.Fprintf(stderr, "passbridge status: %v\n", err)
+		return 2
+	}
+	for _, w := range hooks {
+		if w.Failing {
+			// The console's wording (admin dashboard), so both say the same.
+			needs = append(needs, fmt.Sprintf("webhook receiver %s keeps failing (%d attempts in a row; %d pending): %s",
+				w.Name, w.ConsecutiveFailures, w.Pending, w.LastError))
+		}
+	}
 	if *asJSON {
-		writeStatusJSON(stdout, sum, needs)
+		writeStatusJSON(stdout, sum, hooks, needs)
 	} else {
-		writeStatusTable(stdout, sum, needs)
+		writeStatusTable(stdout, sum, hooks, needs)
 	}
 	if len(needs) > 0 {
 		return 1
 	}
 	return 0
+}
+
+// webhookStatus reads the configured webhook receivers' delivery state
+// from the store, as the console does (nil when none is configured).
+func webhookStatus(ctx context.Context, cfg *config.Config, st connector.Store) ([]webhook.ReceiverStatus, error) {
+	if len(cfg.Webhooks) == 0 {
+		return nil, nil
+	}
+	ws, ok := st.(webhook.Store)
+	if !ok {
+		return nil, fmt.Errorf("the store %T keeps no webhook deliveries", st)
+	}
+	d, err := webhook.New(ws, webhook.Options{Receivers: webhookReceivers(cfg)})
+	if err != nil {
+		return nil, err
+	}
+	return d.Status(ctx)
+}
+
+type statusWebhook struct {
+	Name                    string     `json:"name"`
+	URL                     string     `json:"url"`
+	Pending                 int        `json:"pending"`
+	OldestPendingAgeSeconds float64    `json:"oldestPendingAgeSeconds"`
+	Failing                 bool       `json:"failing"`
+	ConsecutiveFailures     int        `json:"consecutiveFailures"`
+	Dropped                 int64      `json:"dropped"`
+	LastSuccess             *time.Time `json:"lastSuccess,omitempty"`
+	LastFailure             *time.Time `json:"lastFailure,omitempty"`
+	LastError               string     `json:"lastError,omitempty"`
+}
+
+func statusWebhooks(rs []webhook.ReceiverStatus) []statusWebhook {
+	at := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	out := []statusWebhook{}
+	for _, r := range rs {
+		out = append(out, statusWebhook{r.Name, r.URL, r.Pending, r.OldestPendingAge.Seconds(), r.Failing,
+			r.ConsecutiveFailures, r.Dropped, at(r.LastSuccess), at(r.LastFailure), r.LastError})
+	}
+	return out
 }
 
 type statusUser struct {
@@ -103,7 +163,7 @@ func statusJobs(js []connector.Job) []statusJob {
 	return out
 }
 
-func writeStatusJSON(w io.Writer, s admin.Summary, needs []string) {
+func writeStatusJSON(w io.Writer, s admin.Summary, hooks []webhook.ReceiverStatus, needs []string) {
 	counts := map[string]int{}
 	for _, c := range s.Counts {
 		counts[string(c.State)] = c.N
@@ -122,6 +182,7 @@ func writeStatusJSON(w io.Writer, s admin.Summary, needs []string) {
 		"failedJobs":            map[string]any{"total": s.FailedJobs.Total, "items": statusJobs(s.FailedJobs.Items)},
 		"expiringIn7Days":       s.Expiring.Total,
 		"pendingDeprovisioning": map[string]any{"users": s.DeprovisionUsers.Total, "userItems": statusUsers(s.DeprovisionUsers.Items), "jobs": s.DeprovisionQueued, "jobItems": statusJobs(s.DeprovisionJobs)},
+		"webhooks":              statusWebhooks(hooks),
 		"needsAdmin":            needs,
 	}
 	if !s.DeprovisionOldest.IsZero() {
@@ -131,7 +192,7 @@ func writeStatusJSON(w io.Writer, s admin.Summary, needs []string) {
 	fmt.Fprintln(w, string(b))
 }
 
-func writeStatusTable(w io.Writer, s admin.Summary, needs []string) {
+func writeStatusTable(w io.Writer, s admin.Summary, hooks []webhook.ReceiverStatus, needs []string) {
 	ts := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 	fmt.Fprintf(w, "passbridge status at %s\n\nUsers by state\n", ts(s.At))
 	for _, c := range s.Counts {
@@ -163,6 +224,16 @@ func writeStatusTable(w io.Writer, s admin.Summary, needs []string) {
 	}
 	for _, j := range s.DeprovisionJobs {
 		fmt.Fprintf(w, "  job %d  %s of %s  queued %s  %d attempt(s)  %s\n", j.ID, j.Kind, j.Subject, ts(j.Created), j.Attempts, j.LastError)
+	}
+	if len(hooks) > 0 {
+		fmt.Fprintf(w, "\nWebhook receivers: %d\n", len(hooks))
+		for _, h := range hooks {
+			health := "ok"
+			if h.Failing {
+				health = fmt.Sprintf("FAILING (%d attempts in a row): %s", h.ConsecutiveFailures, h.LastError)
+			}
+			fmt.Fprintf(w, "  %-20s %6d pending  oldest %-10s %s\n", h.Name, h.Pending, h.OldestPendingAge.Round(time.Second), health)
+		}
 	}
 	if len(needs) == 0 {
 		fmt.Fprintln(w, "\nNothing needs an admin.")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,10 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/internal/testkit"
 	"github.com/passbridge/passbridge/store"
+	"github.com/passbridge/passbridge/webhook"
 )
 
 // opsConfig writes a minimal configuration over a fresh SQLite database.
@@ -181,5 +185,97 @@ func TestConsoleMountsWhereTheConfigurationSays(t *testing.T) {
 			t.Errorf("no log line says the console is off:\n%s", logs.String())
 		}
 		a.Close()
+	}
+}
+
+// A webhook receiver that keeps failing is listed by status (table and
+// --json) with its pending deliveries, and makes the exit code 1.
+func TestStatusListsWebhookReceivers(t *testing.T) {
+	ctx := context.Background()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	cfgPath, dbURL := opsConfig(t)
+	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "webhooks:\n  - name: siem\n    url: %s/hook\n    secret: %q\n  - name: quiet\n    url: %s/other\n    secret: %q\n    events: [\"group.*\"]\n",
+		down.URL, secret, down.URL, secret)
+	f.Close()
+
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"status", "--config", cfgPath}, &out, &errb, nil); code != 0 {
+		t.Fatalf("receivers with nothing sent yet: exit %d, want 0\n%s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "Webhook receivers: 2") || !strings.Contains(out.String(), "Nothing needs an admin.") {
+		t.Errorf("status:\n%s", out.String())
+	}
+
+	// Fail three attempts of one delivery to siem, as serve's dispatcher would.
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := testkit.NewClock(time.Now().Add(-2 * time.Hour))
+	d, err := webhook.New(st.(webhook.Store), webhook.Options{Receivers: []webhook.Receiver{
+		{Name: "siem", URL: down.URL + "/hook", Secret: secret},
+		{Name: "quiet", URL: down.URL + "/other", Secret: secret, Events: []string{"group.*"}}}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateUser(ctx, connector.User{UserName: "hook@tech.gov.sg", Active: true, Emails: []string{"hook@tech.gov.sg"},
+		Onboarding: connector.Onboarding{State: connector.StateOnboarded}}, connector.Change{Events: []connector.Event{{Type: "user.created", Actor: "test"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := d.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(10 * time.Minute)
+	}
+	st.Close()
+
+	out.Reset()
+	errb.Reset()
+	if code := run(ctx, []string{"status", "--config", cfgPath}, &out, &errb, nil); code != 1 {
+		t.Fatalf("failing receiver: exit %d, want 1\n%s%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"siem                      1 pending", "FAILING (3 attempts in a row): answered 503 Service Unavailable",
+		"quiet                     0 pending", "webhook receiver siem keeps failing (3 attempts in a row; 1 pending)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	out.Reset()
+	if code := run(ctx, []string{"status", "--json", "--config", cfgPath}, &out, &errb, nil); code != 1 {
+		t.Fatalf("--json: exit %d", code)
+	}
+	var js struct {
+		Webhooks []struct {
+			Name                    string  `json:"name"`
+			Pending                 int     `json:"pending"`
+			OldestPendingAgeSeconds float64 `json:"oldestPendingAgeSeconds"`
+			Failing                 bool    `json:"failing"`
+			LastError               string  `json:"lastError"`
+		} `json:"webhooks"`
+		NeedsAdmin []string `json:"needsAdmin"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &js); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	if len(js.Webhooks) != 2 || js.Webhooks[0].Name != "siem" || js.Webhooks[0].Pending != 1 || !js.Webhooks[0].Failing ||
+		js.Webhooks[0].OldestPendingAgeSeconds < 3600 || js.Webhooks[0].LastError == "" ||
+		js.Webhooks[1].Name != "quiet" || js.Webhooks[1].Failing || js.Webhooks[1].Pending != 0 || len(js.NeedsAdmin) != 1 {
+		t.Errorf("--json = %+v", js)
 	}
 }

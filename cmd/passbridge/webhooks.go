@@ -5,8 +5,19 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/passbridge/passbridge/config"
 	"github.com/passbridge/passbridge/webhook"
 )
+
+// webhookReceivers returns the receivers of cfg.webhooks, as serve's
+// dispatcher and status name them.
+func webhookReceivers(cfg *config.Config) []webhook.Receiver {
+	rs := make([]webhook.Receiver, 0, len(cfg.Webhooks))
+	for _, w := range cfg.Webhooks {
+		rs = append(rs, webhook.Receiver{Name: w.WebhookName(), URL: w.URL, Secret: w.Secret, Events: w.Events})
+	}
+	return rs
+}
 
 // newWebhooks builds the webhook dispatcher of cfg.webhooks (nil when none
 // is configured) and registers its metrics.
@@ -18,10 +29,7 @@ func (a *app) newWebhooks() (*webhook.Dispatcher, error) {
 	if !ok {
 		return nil, fmt.Errorf("webhooks: the %T store cannot keep webhook deliveries", a.store)
 	}
-	rs := make([]webhook.Receiver, 0, len(a.cfg.Webhooks))
-	for _, w := range a.cfg.Webhooks {
-		rs = append(rs, webhook.Receiver{Name: w.WebhookName(), URL: w.URL, Secret: w.Secret, Events: w.Events})
-	}
+	rs := webhookReceivers(a.cfg)
 	var report func(hook, outcome string)
 	o := webhook.Options{Receivers: rs, Source: a.cfg.Server.PublicURL, Clock: a.clock,
 		Logger: a.log.With("component", "webhooks"), OnDelivery: func(h, out string) { report(h, out) }}
