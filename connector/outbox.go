@@ -187,6 +187,8 @@ func (w *Worker) process(ctx context.Context, j Job, claimed time.Time) {
 		}
 	}
 }
+
+// handle hands j to the handler of its kind.
 func (w *Worker) handle(ctx context.Context, j Job) error {
 	h, ok := w.handlers[j.Kind]
 	if !ok {
