@@ -74,6 +74,7 @@ type benchFlags struct {
 	baselineListen string
 	baselineFor    time.Duration
 	preloadInto    string
+	existingDB     string // start serves this database instead of a fresh one (tests)
 }
 
 const benchUsage = `usage: passbridge bench [flags]
@@ -346,7 +347,10 @@ func (b *benchFlags) freshDB(ctx context.Context, name string) (string, func(), 
 // prepare, when set, runs on the store before serving starts.
 func (b *benchFlags) start(ctx context.Context, name string, dir connector.Directory, tweak func(*config.Config, *connector.Options),
 	prepare func(connector.Store) error) (*benchEnv, error) {
-	dbURL, clean, err := b.freshDB(ctx, name)
+	dbURL, clean, err := b.existingDB, func() {}, error(nil)
+	if dbURL == "" {
+		dbURL, clean, err = b.freshDB(ctx, name)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -330,3 +330,9 @@ func (b *benchFlags) externalMode() func(context.Context, *benchFlags) error {
 	}
 	return nil
 }
+
+// startOn serves SCIM (no worker, no reconciler) on an existing database.
+func (b *benchFlags) startOn(ctx context.Context, dbURL string) (*benchEnv, error) {
+	b.existingDB = dbURL
+	return b.start(ctx, "ext", nil, nil, nil)
+}
