@@ -62,6 +62,19 @@ type benchFlags struct {
 	memLimitMB int64
 	out        io.Writer
 	errw       io.Writer
+
+	// External load (loadgen.go).
+	target         string
+	token          string
+	targetPID      int
+	watchWAL       string
+	runs           int
+	pause          time.Duration
+	maxRequests    int64
+	baselineListen string
+	baselineFor    time.Duration
+	preloadInto    string
+	existingDB     string // start serves this database instead of a fresh one (tests)
 }
 
 const benchUsage = `usage: passbridge bench [flags]
@@ -81,6 +94,16 @@ Scenarios (--scenarios, comma-separated):
              then the time from a change in the tenant (redeem, MFA, terms)
              to the SCIM resource showing it, with the reconciler looping
              every --interval
+
+External load (issue 14), for "passbridge serve" as a user runs it:
+
+  --baseline-listen ADDR   serve only the minimal net/http handler on ADDR
+  --preload-into sqlite:F  create the first --users count of users in the
+                           SQLite file F (--preload-queued: pending, each
+                           with its invitation queued), then exit
+  --target URL --token T   drive a running server (serve, or the minimal
+                           handler) at the SCIM base URL over loopback with
+                           --conns closed loops per --ops phase, --runs times
 
 Results are printed as Markdown table rows. Not for CI: a full run takes
 several minutes and writes ~100 MB to --dir.
@@ -120,6 +143,16 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer, env []string) (*be
 	ops := fs.String("ops", "filter,id,create", "scim scenario: load phases to run, comma-separated (filter, id, create)")
 	fs.IntVar(&b.gogc, "gogc", 0, "GOGC for the run, as runtime.gogc (0: GOGC from the environment, else serve's default)")
 	fs.Int64Var(&b.memLimitMB, "memlimit-mb", 0, "soft memory limit in MiB, as runtime.memoryLimitMB (0: GOMEMLIMIT, else serve's default)")
+	fs.StringVar(&b.target, "target", "", "external load: SCIM base URL of a running server on loopback (e.g. http://127.0.0.1:8080/scim/v2); the scenarios are not run")
+	fs.StringVar(&b.token, "token", "", "external load: the SCIM bearer token of --target (default: PASSBRIDGE_BENCH_TOKEN)")
+	fs.IntVar(&b.targetPID, "target-pid", 0, "external load: process id of the server, to report its resident memory")
+	fs.StringVar(&b.watchWAL, "watch-wal", "", "external load: a SQLite -wal file whose size (after, and peak during) each run is reported")
+	fs.IntVar(&b.runs, "runs", 1, "external load: runs of each phase (the median is printed too)")
+	fs.DurationVar(&b.pause, "pause", 0, "external load: idle time between runs")
+	fs.Int64Var(&b.maxRequests, "max-requests", 5_000_000, "requests per phase at most (warm-up included); the phase ends early when reached")
+	fs.StringVar(&b.baselineListen, "baseline-listen", "", "serve the minimal net/http handler on this loopback address instead of measuring")
+	fs.DurationVar(&b.baselineFor, "baseline-for", 30*time.Minute, "with --baseline-listen: stop serving after this long")
+	fs.StringVar(&b.preloadInto, "preload-into", "", "preload the first --users count of users into this SQLite database (sqlite:/path/pb.db) and exit")
 	fs.StringVar(&b.dir, "dir", "", "folder for SQLite files (default: a temporary folder, removed after)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -163,6 +196,17 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer, env []string) (*be
 			return nil, 2
 		}
 	}
+	if b.token == "" {
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "PASSBRIDGE_BENCH_TOKEN="); ok {
+				b.token = v
+			}
+		}
+	}
+	if msg := b.checkTargetFlags(); msg != "" {
+		fmt.Fprintf(stderr, "passbridge bench: %s\n", msg)
+		return nil, 2
+	}
 	if b.db != "sqlite" && b.db != "postgres" {
 		fmt.Fprintf(stderr, "passbridge bench: --db must be sqlite or postgres\n")
 		return nil, 2
@@ -178,6 +222,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	b, code := parseBenchFlags(args, stdout, stderr, env)
 	if b == nil {
 		return code
+	}
+	if m := b.externalMode(); m != nil {
+		if err := m(ctx, b); err != nil {
+			fmt.Fprintf(stderr, "passbridge bench: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	if b.dir == "" {
 		d, err := os.MkdirTemp("", "passbridge-bench-")
@@ -296,7 +347,10 @@ func (b *benchFlags) freshDB(ctx context.Context, name string) (string, func(), 
 // prepare, when set, runs on the store before serving starts.
 func (b *benchFlags) start(ctx context.Context, name string, dir connector.Directory, tweak func(*config.Config, *connector.Options),
 	prepare func(connector.Store) error) (*benchEnv, error) {
-	dbURL, clean, err := b.freshDB(ctx, name)
+	dbURL, clean, err := b.existingDB, func() {}, error(nil)
+	if dbURL == "" {
+		dbURL, clean, err = b.freshDB(ctx, name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -541,6 +595,7 @@ func (b *benchFlags) load(ctx context.Context, client *http.Client, op func(c *h
 		res      loadResult
 		measured atomic.Bool
 		stop     atomic.Bool
+		sent     atomic.Int64
 		wg       sync.WaitGroup
 	)
 	for w := range b.conns {
@@ -551,6 +606,9 @@ func (b *benchFlags) load(ctx context.Context, client *http.Client, op func(c *h
 			ops, errs := 0, 0
 			first := ""
 			for i := 0; !stop.Load() && ctx.Err() == nil; i++ {
+				if b.maxRequests > 0 && sent.Add(1) > b.maxRequests {
+					break
+				}
 				t0 := time.Now()
 				err := op(client, w, i)
 				d := time.Since(t0)
@@ -577,13 +635,21 @@ func (b *benchFlags) load(ctx context.Context, client *http.Client, op func(c *h
 			mu.Unlock()
 		}()
 	}
-	time.Sleep(b.warmup)
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	sleep := func(d time.Duration) {
+		select {
+		case <-time.After(d):
+		case <-finished: // --max-requests reached
+		}
+	}
+	sleep(b.warmup)
 	measured.Store(true)
 	t0, gc0 := time.Now(), gcCycles()
-	time.Sleep(b.duration)
+	sleep(b.duration)
 	stop.Store(true)
 	res.dur, res.gcs = time.Since(t0), gcCycles()-gc0
-	wg.Wait()
+	<-finished
 	slices.Sort(res.lat)
 	return res
 }

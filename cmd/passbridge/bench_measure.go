@@ -17,8 +17,11 @@ import (
 
 // procMem returns VmRSS and VmHWM from /proc/self/status, in bytes (0 where
 // unavailable).
-func procMem() (rss, hwm int64) {
-	f, err := os.Open("/proc/self/status")
+func procMem() (rss, hwm int64) { return procMemOf("/proc/self/status") }
+
+// procMemOf reads VmRSS and VmHWM from a /proc/PID/status file.
+func procMemOf(path string) (rss, hwm int64) {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0
 	}
