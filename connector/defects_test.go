@@ -1,7 +1,6 @@
 package connector_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,12 +9,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/passbridge/passbridge/connector"
+	"github.com/passbridge/passbridge/internal/testkit"
 )
 
 // faultyStore fails chosen store calls; the rest go to the real store.
@@ -41,24 +40,6 @@ func (s *faultyStore) AcquireLease(ctx context.Context, name, holder string, now
 		}
 	}
 	return s.Store.AcquireLease(ctx, name, holder, now, ttl)
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // A sign-up whose userName is taken, when the store cannot say by whom,
@@ -121,7 +102,7 @@ func TestReconcilerLeaseRenewalCause(t *testing.T) {
 // An unreadable cursor restarts the feed, and says so in the log.
 func TestUnreadableCursorIsLogged(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.Buffer
 	e := newEnv(t, func(o *connector.Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	if err := e.store.SetCursor(e.ctx, connector.CursorLastSweep, "not a time"); err != nil {
 		t.Fatal(err)

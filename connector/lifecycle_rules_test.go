@@ -36,7 +36,7 @@ func contractLifecycle(o *connector.Options) {
 type lcEnv struct {
 	*env
 	sink *mailtest.Sink
-	log  *safeBuffer
+	log  *testkit.Buffer
 }
 
 // newLifecycleEnv is newEnv with the contract's lifecycle defaults, and
@@ -49,7 +49,7 @@ func newLifecycleEnv(t *testing.T, withMail bool, mods ...func(o *connector.Opti
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logs := &safeBuffer{}
+	logs := &testkit.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := testkit.NewClock(t0)
 	opts := connector.Options{

@@ -1,7 +1,6 @@
 package connector_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -30,29 +29,11 @@ func (m smtpMailer) Send(ctx context.Context, msg connector.MailMessage) error {
 	return m.s.Send(ctx, mail.Message(msg))
 }
 
-// safeBuffer is a log sink the worker's goroutines can share.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type mailEnv struct {
 	*env
 	sink   *mailtest.Sink
 	dbPath string
-	logs   *safeBuffer
+	logs   *testkit.Buffer
 }
 
 // newMailEnv is newEnv with passbridge mailing invitations itself
@@ -67,7 +48,7 @@ func newMailEnv(t *testing.T, wrap func(connector.Mailer) connector.Mailer) *mai
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logs := &safeBuffer{}
+	logs := &testkit.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sink := mailtest.Start(t, mailtest.Options{})
 	s, err := mail.NewSender(mail.Options{From: "TechPass <noreply@tech.gov.sg>", Host: sink.Host, Port: sink.Port,

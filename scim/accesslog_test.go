@@ -1,13 +1,11 @@
 package scim_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/passbridge/passbridge/config"
@@ -17,23 +15,10 @@ import (
 	"github.com/passbridge/passbridge/store/sqlite"
 )
 
-// lockedBuffer is a log sink the server's goroutines may write at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(level string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// accessLines counts the "scim request" lines at level in logs.
+func accessLines(logs *testkit.Buffer, level string) int {
 	n := 0
-	for _, line := range strings.Split(l.b.String(), "\n") {
+	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, `"msg":"scim request"`) && strings.Contains(line, `"level":"`+level+`"`) {
 			n++
 		}
@@ -65,7 +50,7 @@ func TestAccessLogChoices(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
-			logs := &lockedBuffer{}
+			logs := &testkit.Buffer{}
 			s, err := scim.New(connector.NewService(st, connector.Options{}), scim.Options{
 				Tokens:    []scim.Token{{Name: "techbiz", SHA256: config.HashToken(testToken)}},
 				Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: tc.logLevel})),
@@ -92,14 +77,14 @@ func TestAccessLogChoices(t *testing.T) {
 				okLevel = "DEBUG"
 			}
 			if okLevel == "INFO" {
-				if got := logs.lines("INFO"); got != tc.wantInfo {
+				if got := accessLines(logs, "INFO"); got != tc.wantInfo {
 					t.Errorf("INFO access lines = %d, want %d", got, tc.wantInfo)
 				}
 			} else {
-				if got := logs.lines("DEBUG"); got != tc.wantOK {
+				if got := accessLines(logs, "DEBUG"); got != tc.wantOK {
 					t.Errorf("DEBUG access lines = %d, want %d", got, tc.wantOK)
 				}
-				if got := logs.lines("INFO"); got != tc.wantInfo {
+				if got := accessLines(logs, "INFO"); got != tc.wantInfo {
 					t.Errorf("INFO access lines (the 404s) = %d, want %d", got, tc.wantInfo)
 				}
 			}

@@ -29,30 +29,12 @@ import (
 	"github.com/passbridge/passbridge/store/sqlite"
 )
 
-// syncBuffer is a bytes.Buffer safe for the log handler's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // secEnv is env with the SCIM server's options open to the test, its
 // handler at hand (for requests from other addresses) and its log kept.
 type secEnv struct {
 	*env
 	handler *scim.Server
-	logs    *syncBuffer
+	logs    *testkit.Buffer
 	token   string
 }
 
@@ -64,7 +46,7 @@ func newSecEnv(t *testing.T, token string, tweak func(*scim.Options)) *secEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	svc := connector.NewService(st, connector.Options{})
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	opts := scim.Options{
 		Tokens:    []scim.Token{{Name: "techbiz", SHA256: config.HashToken(token)}},
 		PublicURL: "https://passbridge.example",

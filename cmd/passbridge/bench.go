@@ -473,44 +473,32 @@ func benchUser(email, guestID string, now time.Time) connector.User {
 // preload creates users 0..n-1 directly through the store, conns at a time,
 // and returns their ids in order.
 func preload(ctx context.Context, st connector.Store, n, conns int, user func(i int) connector.User) ([]string, time.Duration, error) {
-	ids := make([]string, n)
-	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, conns)
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				u, err := st.CreateUser(ctx, user(i), connector.Change{})
-				if err != nil {
-					errc <- fmt.Errorf("preload user %d: %w", i, err)
-					return
-				}
-				ids[i] = u.ID
-			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	if err := <-errc; err != nil {
-		return nil, 0, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, 0, err
-	}
-	return ids, time.Since(start), nil
+	return fanOut(ctx, n, conns, func(i int) (string, error) {
+		u, err := st.CreateUser(ctx, user(i), connector.Change{})
+		return u.ID, err
+	})
 }
 
 // preloadQueued creates users 0..n-1 through svc, as a SCIM create does:
 // each one pending with its invitation job and its user.created event, so
 // that with the worker off the outbox is n jobs deep.
 func preloadQueued(ctx context.Context, svc *connector.Service, n, conns int) ([]string, time.Duration, error) {
+	return fanOut(ctx, n, conns, func(i int) (string, error) {
+		email := benchEmail("bench", i)
+		doc, _ := json.Marshal(map[string]any{
+			"userName": email, "active": true,
+			"name":        map[string]any{"givenName": "Bench", "familyName": "User"},
+			"displayName": "Bench User",
+			"emails":      []any{map[string]any{"value": email, "type": "work", "primary": true}},
+		})
+		u, err := svc.CreateUser(ctx, "bench", connector.User{UserName: email, Active: true, Emails: []string{email}, Doc: doc})
+		return u.ID, err
+	})
+}
+
+// fanOut runs create(0..n-1) on conns goroutines and returns the ids in
+// order, stopping at the first error or when ctx ends.
+func fanOut(ctx context.Context, n, conns int, create func(i int) (string, error)) ([]string, time.Duration, error) {
 	ids := make([]string, n)
 	start := time.Now()
 	var next atomic.Int64
@@ -525,19 +513,12 @@ func preloadQueued(ctx context.Context, svc *connector.Service, n, conns int) ([
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				email := benchEmail("bench", i)
-				doc, _ := json.Marshal(map[string]any{
-					"userName": email, "active": true,
-					"name":        map[string]any{"givenName": "Bench", "familyName": "User"},
-					"displayName": "Bench User",
-					"emails":      []any{map[string]any{"value": email, "type": "work", "primary": true}},
-				})
-				u, err := svc.CreateUser(ctx, "bench", connector.User{UserName: email, Active: true, Emails: []string{email}, Doc: doc})
+				id, err := create(i)
 				if err != nil {
 					errc <- fmt.Errorf("preload user %d: %w", i, err)
 					return
 				}
-				ids[i] = u.ID
+				ids[i] = id
 			}
 		}()
 	}

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,26 +19,10 @@ import (
 	"github.com/passbridge/passbridge/connector"
 	"github.com/passbridge/passbridge/graph"
 	"github.com/passbridge/passbridge/graph/graphsim"
+	"github.com/passbridge/passbridge/internal/testkit"
 	"github.com/passbridge/passbridge/mail/mailtest"
 	"github.com/passbridge/passbridge/scim"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 var redeemLinkRE = regexp.MustCompile(`https://login\.microsoftonline\.com/redeem\?rd=[^\s"<>]+`)
 
@@ -70,7 +53,7 @@ func TestServeMailsTheInvitationItself(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	dir, err := graph.New(ctx, graph.Options{Endpoint: simSrv.URL, TokenCredential: simCredential(sim), Logger: log})
 	if err != nil {
@@ -198,7 +181,7 @@ func TestDemoShowsItsMails(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	var out, errOut lockedBuffer
+	var out, errOut testkit.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if code := runDemo(ctx, []string{"--listen", addr, "--exit"}, &out, &errOut, nil); code != 0 {
