@@ -110,23 +110,7 @@ func (s *Store) SubjectEvents(ctx context.Context, subject string, limit int) ([
 	if err != nil {
 		return nil, wrap("subject events", err)
 	}
-	defer rows.Close()
-	var out []connector.Event
-	for rows.Next() {
-		var (
-			e    connector.Event
-			data []byte
-		)
-		if err := rows.Scan(&e.ID, &e.Subject, &e.Type, &e.Actor, &e.At, &data); err != nil {
-			return nil, wrap("subject events", err)
-		}
-		e.At, e.Data = utc(e.At), sqlq.JSONValue(data)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("subject events", err)
-	}
-	return out, nil
+	return scanEvents(rows, "subject events")
 }
 
 func queryJobs(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]connector.Job, error) {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/passbridge/passbridge/connector"
-	"github.com/passbridge/passbridge/store/internal/sqlq"
 )
 
 var _ connector.ConsoleStore = (*Store)(nil)
@@ -123,24 +122,7 @@ func (s *Store) SubjectEvents(ctx context.Context, subject string, limit int) ([
 	if err != nil {
 		return nil, wrap("subject events", err)
 	}
-	defer rows.Close()
-	var out []connector.Event
-	for rows.Next() {
-		var (
-			e    connector.Event
-			at   int64
-			data []byte
-		)
-		if err := rows.Scan(&e.ID, &e.Subject, &e.Type, &e.Actor, &at, &data); err != nil {
-			return nil, wrap("subject events", err)
-		}
-		e.At, e.Data = dec(at), sqlq.JSONValue(data)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("subject events", err)
-	}
-	return out, nil
+	return scanEvents(rows, "subject events")
 }
 
 func queryJobs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]connector.Job, error) {

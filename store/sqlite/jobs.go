@@ -169,24 +169,7 @@ func (s *Store) ListEvents(ctx context.Context, subject string, afterID int64, l
 	if err != nil {
 		return nil, wrap("list events", err)
 	}
-	defer rows.Close()
-	var out []connector.Event
-	for rows.Next() {
-		var (
-			e    connector.Event
-			at   int64
-			data []byte
-		)
-		if err := rows.Scan(&e.ID, &e.Subject, &e.Type, &e.Actor, &at, &data); err != nil {
-			return nil, wrap("list events", err)
-		}
-		e.At, e.Data = dec(at), sqlq.JSONValue(data)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list events", err)
-	}
-	return out, nil
+	return scanEvents(rows, "list events")
 }
 
 // GetCursor returns the named value, "" when unset.
@@ -238,4 +221,27 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
 		return err
 	})
+}
+
+// scanEvents reads the rows of a SELECT id, subject, type, actor, at, data
+// FROM events and closes them; op names the caller in errors.
+func scanEvents(rows *sql.Rows, op string) ([]connector.Event, error) {
+	defer rows.Close()
+	var out []connector.Event
+	for rows.Next() {
+		var (
+			e    connector.Event
+			at   int64
+			data []byte
+		)
+		if err := rows.Scan(&e.ID, &e.Subject, &e.Type, &e.Actor, &at, &data); err != nil {
+			return nil, wrap(op, err)
+		}
+		e.At, e.Data = dec(at), sqlq.JSONValue(data)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(op, err)
+	}
+	return out, nil
 }
