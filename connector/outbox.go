@@ -232,30 +232,14 @@ func (w *Worker) backoffCapped(attempt int, retryAfter, ceiling time.Duration) t
 // fail moves the job out of the queue and tells the user why.
 func (w *Worker) fail(ctx context.Context, j Job, cause error, gaveUp bool) {
 	msg := readable(j.Kind, cause, gaveUp, j.Attempts)
-	if j.Kind != JobGroupSync && j.Kind != JobDeleteGuest && j.Kind != JobGroupRemoveMember && j.Kind != JobGroupDelete {
-		_, err := updateUser(ctx, w.store, j.Subject, func(u *User) (Change, error) {
-			old := *u
-			now := w.clock.Now()
-			u.Onboarding.LastError = msg
-			u.Onboarding.Attempts = j.Attempts
-			if j.Kind == JobInvite && u.Onboarding.InvitedAt == nil {
-				u.Onboarding.Failed = true
+	if j.Kind.onUser() {
+		w.noteOnUser(ctx, j, msg, "job.failed", func(o *Onboarding) bool {
+			o.Attempts = j.Attempts
+			if j.Kind == JobInvite && o.InvitedAt == nil {
+				o.Failed = true
 			}
-			ch, err := finish(old, u, actorWorker, now, w.dom)
-			if err != nil {
-				return Change{}, err
-			}
-			ev, err := newEvent(u.ID, "job.failed", actorWorker, now,
-				map[string]any{"job": j.ID, "kind": j.Kind, "attempts": j.Attempts, "error": msg})
-			if err != nil {
-				return Change{}, err
-			}
-			ch.Events = append(ch.Events, ev)
-			return ch, nil
+			return true
 		})
-		if err != nil {
-			w.log.WarnContext(ctx, "record failure failed", "job", j.ID, "err", err)
-		}
 	}
 	if err := w.store.FailJob(ctx, j.ID, w.opts.Owner, msg); err != nil {
 		w.log.WarnContext(ctx, "fail job failed", "job", j.ID, "err", err)
@@ -341,4 +325,43 @@ func updateUser(ctx context.Context, st UserStore, id string, fn func(u *User) (
 		return false, err
 	}
 	return true, nil
+}
+
+// onUser reports whether a job of kind k is about the user its Subject
+// names, so that its failure belongs in that user's lastError. Group jobs
+// name a group; a guest deletion's user may be gone (its tombstone stays).
+func (k JobKind) onUser() bool {
+	switch k {
+	case JobGroupSync, JobGroupRemoveMember, JobGroupDelete, JobDeleteGuest:
+		return false
+	}
+	return true
+}
+
+// noteOnUser writes msg as j's user's lastError with an event of type typ
+// and j's details; mutate may change more facts and returns false when
+// nothing needs writing.
+func (w *Worker) noteOnUser(ctx context.Context, j Job, msg, typ string, mutate func(o *Onboarding) bool) {
+	_, err := updateUser(ctx, w.store, j.Subject, func(u *User) (Change, error) {
+		old := *u
+		if !mutate(&u.Onboarding) {
+			return Change{}, errNoChange
+		}
+		now := w.clock.Now()
+		u.Onboarding.LastError = msg
+		ch, err := finish(old, u, actorWorker, now, w.dom)
+		if err != nil {
+			return Change{}, err
+		}
+		ev, err := newEvent(u.ID, typ, actorWorker, now,
+			map[string]any{"job": j.ID, "kind": j.Kind, "attempts": j.Attempts, "error": msg})
+		if err != nil {
+			return Change{}, err
+		}
+		ch.Events = append(ch.Events, ev)
+		return ch, nil
+	})
+	if err != nil {
+		w.log.WarnContext(ctx, "record "+typ+" failed", "job", j.ID, "err", err)
+	}
 }

@@ -83,26 +83,5 @@ func (w *Worker) retryDeprovision(ctx context.Context, log *slog.Logger, j Job, 
 // noteDeprovisionTrouble tells the user (lastError, one event) that its
 // deprovisioning is held up; nothing is written when it already says so.
 func (w *Worker) noteDeprovisionTrouble(ctx context.Context, j Job, msg string) {
-	_, err := updateUser(ctx, w.store, j.Subject, func(u *User) (Change, error) {
-		if u.Onboarding.LastError == msg {
-			return Change{}, errNoChange
-		}
-		old := *u
-		now := w.clock.Now()
-		u.Onboarding.LastError = msg
-		ch, err := finish(old, u, actorWorker, now, w.dom)
-		if err != nil {
-			return Change{}, err
-		}
-		ev, err := newEvent(u.ID, "deprovisioning.delayed", actorWorker, now,
-			map[string]any{"job": j.ID, "kind": j.Kind, "attempts": j.Attempts, "error": msg})
-		if err != nil {
-			return Change{}, err
-		}
-		ch.Events = append(ch.Events, ev)
-		return ch, nil
-	})
-	if err != nil {
-		w.log.WarnContext(ctx, "record deprovisioning trouble failed", "job", j.ID, "err", err)
-	}
+	w.noteOnUser(ctx, j, msg, "deprovisioning.delayed", func(o *Onboarding) bool { return o.LastError != msg })
 }
