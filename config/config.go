@@ -74,6 +74,10 @@ type Server struct {
 	// AccessLogSample is the share of successful requests that get a line
 	// (1: each; 0.01: one in a hundred).
 	AccessLogSample float64 `yaml:"accessLogSample" validate:"gt=0,lte=1"`
+	// Pprof serves Go's profiler (net/http/pprof) at /debug/pprof/ on
+	// adminListen, for profiling serve under its real load. Off by default;
+	// it needs adminListen, so it is never on the SCIM port.
+	Pprof bool `yaml:"pprof"`
 }
 
 // TLS names the PEM files of the server's certificate (chain) and private

@@ -43,6 +43,11 @@ func (c *Config) checkServerEdge(ps *Problems) {
 		}
 	}
 
+	if c.Server.Pprof && c.Server.AdminListen == "" {
+		ps.add("server.pprof", "needs server.adminListen: the profiler is never served on the SCIM port",
+			`set server.adminListen to a private address, e.g. "127.0.0.1:9090", or set server.pprof to false`)
+	}
+
 	if a := c.Server.AdminListen; a != "" && checkListen(a) == nil && a == c.Server.Listen && !strings.HasSuffix(a, ":0") {
 		ps.add("server.adminListen", fmt.Sprintf("is %q, the same address as server.listen", a),
 			`give it its own port, e.g. "127.0.0.1:9090", or remove it to serve /healthz, /readyz and /metrics on server.listen`)

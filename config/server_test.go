@@ -100,9 +100,13 @@ func TestValidateServerTLS(t *testing.T) {
 func TestValidateAdminListen(t *testing.T) {
 	tests := map[string]struct {
 		admin string
+		pprof bool
 		want  []want
 	}{
-		"ok/unset":       {admin: ""},
+		"ok/unset": {admin: ""},
+		"ok/pprof": {admin: "127.0.0.1:9090", pprof: true},
+		"fail/pprof-without-admin": {pprof: true,
+			want: []want{{key: "server.pprof", msg: "needs server.adminListen", hint: "set server.adminListen"}}},
 		"ok/own-port":    {admin: "127.0.0.1:9090"},
 		"ok/both-port-0": {admin: "127.0.0.1:0"},
 		"fail/not-addr":  {admin: "9090", want: []want{{key: "server.adminListen", msg: "not a host:port address"}}},
@@ -115,7 +119,7 @@ func TestValidateAdminListen(t *testing.T) {
 			if tc.admin == "127.0.0.1:0" {
 				c.Server.Listen = tc.admin
 			}
-			c.Server.AdminListen = tc.admin
+			c.Server.AdminListen, c.Server.Pprof = tc.admin, tc.pprof
 			assertProblems(t, c.Validate(ForServe()), tc.want)
 		})
 	}

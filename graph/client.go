@@ -96,6 +96,10 @@ type Options struct {
 	// the smallest tenant's budget of 3,500 units per 10 s.
 	DirectoryLimit  int
 	DirectoryWindow time.Duration
+	// DirectoryBudget, when set, replaces the per-process directory window
+	// with the tenant's budget shared through the store (DirectoryLimit
+	// per DirectoryWindow, drawn DirectoryChunk units at a time).
+	DirectoryBudget InviteBudget
 }
 
 // Client is a connector.Directory over Microsoft Graph: it implements every
@@ -116,7 +120,9 @@ type Client struct {
 	invites    limiter
 	invLimit   int
 	invWindow  time.Duration
-	directory  *window
+	directory  limiter
+	dirLimit   int
+	dirWindow  time.Duration
 }
 
 var _ connector.Directory = (*Client)(nil)
@@ -170,10 +176,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		invLimit:   o.InvitationLimit,
 		invWindow:  o.InvitationWindow,
 		directory:  newWindow(o.DirectoryLimit, o.DirectoryWindow, o.Now, o.Sleep),
+		dirLimit:   o.DirectoryLimit,
+		dirWindow:  o.DirectoryWindow,
 	}
-	if o.InviteBudget != nil {
-		c.invites = budgetLimiter{b: o.InviteBudget, sleep: o.Sleep}
-	}
+	c.UseInviteBudget(o.InviteBudget)
+	c.UseDirectoryBudget(o.DirectoryBudget)
 	_ = ctx // reserved: credentials are lazy; the first call fetches a token
 	return c, nil
 }
@@ -196,6 +203,18 @@ func (c *Client) InvitationLimit() (limit int, window time.Duration) { return c.
 func (c *Client) UseInviteBudget(b InviteBudget) {
 	if b != nil {
 		c.invites = budgetLimiter{b: b, sleep: c.sleep}
+	}
+}
+
+// DirectoryLimit reports the client's directory budget per window (its
+// options with defaults applied), for building a shared budget.
+func (c *Client) DirectoryLimit() (limit int, window time.Duration) { return c.dirLimit, c.dirWindow }
+
+// UseDirectoryBudget makes c draw every call but invitations from b (see
+// Options.DirectoryBudget). Call it before c is used.
+func (c *Client) UseDirectoryBudget(b InviteBudget) {
+	if b != nil {
+		c.directory = &chunkLimiter{b: b, chunk: DirectoryChunk, expire: c.dirWindow, now: c.now, sleep: c.sleep}
 	}
 }
 

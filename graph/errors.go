@@ -106,6 +106,9 @@ type httpFailure struct {
 func (c *Client) classify(op string, err error) *connector.DirectoryError {
 	var de *connector.DirectoryError
 	if errors.As(err, &de) {
+		if de.Op == "" {
+			de.Op = op // a limiter's error names no call
+		}
 		return de
 	}
 	var odata *odataerrors.ODataError

@@ -20,8 +20,10 @@ type limiter interface {
 // after the one before it): Graph counts 150 invitations per 5 s per tenant,
 // not per process, so a limiter per process lets two replicas send twice
 // the limit and a restarted one start with an empty window while Graph
-// still counts the previous one's sends. The store implements it (graph
-// must not import store; cmd wires it).
+// still counts the previous one's sends. The directory budget (every other
+// call, per application and tenant) has the same shape and is drawn from
+// one of these too, a chunk at a time (chunkLimiter). The store implements
+// it (graph must not import store; cmd wires it).
 type InviteBudget interface {
 	// Take reserves n sends and returns how long the caller must wait
 	// before making them (0: now). The reservation is made whatever the
@@ -42,18 +44,74 @@ func (l budgetLimiter) wait(ctx context.Context, cost int) error {
 	}
 	d, err := l.b.Take(ctx, cost)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		// The database holding the budget is unreachable: nothing is
-		// sent, the job waits and tries again.
-		return &connector.DirectoryError{Class: connector.Transient, Op: opInvite,
-			Message: "the shared invitation budget is unavailable", Err: fmt.Errorf("graph: invitation budget: %w", err)}
+		return budgetUnavailable(ctx, opInvite, "invitation", err)
 	}
 	if d <= 0 {
 		return ctx.Err()
 	}
 	return l.sleep(ctx, d)
+}
+
+// budgetUnavailable is the error of a call whose shared budget could not be
+// read (the database holding it is unreachable): nothing is sent, the job
+// or the reconcile pass waits and tries again.
+func budgetUnavailable(ctx context.Context, op, which string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return &connector.DirectoryError{Class: connector.Transient, Op: op,
+		Message: "the shared " + which + " budget is unavailable", Err: fmt.Errorf("graph: %s budget: %w", which, err)}
+}
+
+// DirectoryChunk is how many units of the shared directory budget a process
+// reserves at a time: one $batch of 20 sub-requests.
+const DirectoryChunk = 20
+
+// chunkLimiter draws the directory budget (Graph's per application and
+// tenant, shared by every replica like the invitation one) from a shared
+// budget in chunks of DirectoryChunk units, so that a directory call,
+// far more frequent than an invitation, does not cost a database write
+// each. The units of a chunk are spent from its slot on; what is left of
+// a chunk expires one window after its slot, so an idle process cannot
+// save up a burst. At most one chunk per process above the limit in any
+// window, far inside Graph's budget (docs/GRAPH.md).
+type chunkLimiter struct {
+	mu     sync.Mutex
+	b      InviteBudget
+	chunk  int
+	expire time.Duration
+	left   int
+	slot   time.Time // when the units in left may be spent from
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
+}
+
+func (l *chunkLimiter) wait(ctx context.Context, cost int) error {
+	if cost < 1 {
+		cost = 1
+	}
+	// Held while sleeping: the callers behind wait for the same slot.
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if l.left > 0 && now.Sub(l.slot) > l.expire {
+		l.left = 0
+	}
+	if cost > l.left {
+		n := max(l.chunk, cost-l.left)
+		d, err := l.b.Take(ctx, n)
+		if err != nil {
+			return budgetUnavailable(ctx, "", "directory", err)
+		}
+		l.slot, l.left = now.Add(max(0, d)), l.left+n
+	}
+	if d := l.slot.Sub(now); d > 0 {
+		if err := l.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	l.left -= cost
+	return nil
 }
 
 // window is a sliding-window rate limiter: at most limit units in any

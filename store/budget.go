@@ -8,33 +8,35 @@ import (
 	"github.com/passbridge/passbridge/connector"
 )
 
-// budgetTaker is what both backends implement for InviteBudget.
+// budgetTaker is what both backends implement for Budget.
 type budgetTaker interface {
 	TakeInviteBudget(ctx context.Context, key string, n int, interval time.Duration, now time.Time) (time.Duration, error)
 }
 
-// InviteBudget is the tenant's invitation budget kept in the database: it
-// implements graph.InviteBudget (by shape: store does not import graph), so
-// every process on the database, and a process started after another,
-// shares one budget of limit sends per window. Sends are spaced
-// window/limit apart, so no window of that length holds more than limit.
-type InviteBudget struct {
+// Budget is one of the tenant's Graph budgets kept in the database (the
+// invitations, and the directory calls): it implements graph.InviteBudget
+// (by shape: store does not import graph), so every process on the
+// database, and a process started after another, shares one budget of
+// limit units per window. Units are spaced window/limit apart, so no window
+// of that length holds more than limit. The rows live in the invite_budget
+// table, one per key, whatever the budget.
+type Budget struct {
 	st       budgetTaker
 	key      string
 	interval time.Duration
 	now      func() time.Time
 }
 
-// NewInviteBudget returns the budget named key (the tenant) in st, limit
-// sends per window. now is the caller's clock (SQLite times the budget by
+// NewBudget returns the budget named key (which budget, of which tenant)
+// in st, limit units per window. now is the caller's clock (SQLite times the budget by
 // it; PostgreSQL by the database's); nil means time.Now.
-func NewInviteBudget(st connector.Store, key string, limit int, window time.Duration, now func() time.Time) (*InviteBudget, error) {
+func NewBudget(st connector.Store, key string, limit int, window time.Duration, now func() time.Time) (*Budget, error) {
 	bt, ok := st.(budgetTaker)
 	if !ok {
-		return nil, fmt.Errorf("store: %T keeps no invitation budget", st)
+		return nil, fmt.Errorf("store: %T keeps no Graph budget", st)
 	}
 	if key == "" || limit < 1 || window <= 0 {
-		return nil, fmt.Errorf("store: invitation budget: a key, a positive limit and a positive window are required")
+		return nil, fmt.Errorf("store: budget: a key, a positive limit and a positive window are required")
 	}
 	if now == nil {
 		now = time.Now
@@ -45,10 +47,10 @@ func NewInviteBudget(st connector.Store, key string, limit int, window time.Dura
 	if interval*time.Duration(limit) < window {
 		interval += time.Microsecond
 	}
-	return &InviteBudget{st: bt, key: key, interval: interval, now: now}, nil
+	return &Budget{st: bt, key: key, interval: interval, now: now}, nil
 }
 
 // Take reserves n sends and returns how long to wait before making them.
-func (b *InviteBudget) Take(ctx context.Context, n int) (time.Duration, error) {
+func (b *Budget) Take(ctx context.Context, n int) (time.Duration, error) {
 	return b.st.TakeInviteBudget(ctx, b.key, n, b.interval, b.now())
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"sync"
 	"time"
@@ -92,7 +93,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, dir conne
 		st.Close()
 		return nil, err
 	}
-	if err := shareInviteBudget(cfg, st, dir, opts.Clock.Now); err != nil {
+	if err := shareBudgets(cfg, st, dir, opts.Clock.Now); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -231,6 +232,14 @@ func (a *app) scimHandler() http.Handler {
 func (a *app) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	a.adminRoutes(mux)
+	if a.cfg.Server.Pprof {
+		// Only here, on adminListen (config refuses pprof without it).
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found: this admin listener serves /healthz, /readyz, /metrics and /admin/ (when admin.tokens are set); SCIM is on server.listen", http.StatusNotFound)
 	})

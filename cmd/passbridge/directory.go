@@ -75,31 +75,44 @@ func (a *app) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 	}()
 }
 
-// budgetUser is a directory that can draw invitations from a shared budget
-// (*graph.Client).
+// budgetUser is a directory that can draw its calls from budgets shared
+// through the store (*graph.Client).
 type budgetUser interface {
 	InvitationLimit() (limit int, window time.Duration)
 	UseInviteBudget(b graph.InviteBudget)
+	DirectoryLimit() (limit int, window time.Duration)
+	UseDirectoryBudget(b graph.InviteBudget)
 }
 
-// shareInviteBudget makes dir draw its invitations from the tenant's budget
-// in st (issue 14): Graph's 150 per 5 s is per tenant, so every replica on
-// the database, and this process after a restart, must share one budget
-// rather than each keep its own window. Directories without the hook (test
-// doubles, nil) are left alone.
-func shareInviteBudget(cfg *config.Config, st connector.Store, dir connector.Directory, now func() time.Time) error {
+// shareBudgets makes dir draw its invitations and its other Graph calls
+// from the tenant's budgets in st (issue 14): Graph counts both per tenant
+// (the directory one per application and tenant), not per process, so
+// every replica on the database, and this process after a restart, must
+// share one budget of each rather than each keep its own window.
+// Directories without the hook (test doubles, nil) are left alone.
+func shareBudgets(cfg *config.Config, st connector.Store, dir connector.Directory, now func() time.Time) error {
 	bu, ok := dir.(budgetUser)
 	if !ok {
 		return nil
 	}
 	limit, window := bu.InvitationLimit()
-	b, err := store.NewInviteBudget(st, inviteBudgetKey(cfg), limit, window, now)
+	inv, err := store.NewBudget(st, inviteBudgetKey(cfg), limit, window, now)
 	if err != nil {
 		return fmt.Errorf("invitation budget: %w", err)
 	}
-	bu.UseInviteBudget(b)
+	limit, window = bu.DirectoryLimit()
+	d, err := store.NewBudget(st, directoryBudgetKey(cfg), limit, window, now)
+	if err != nil {
+		return fmt.Errorf("directory budget: %w", err)
+	}
+	bu.UseInviteBudget(inv)
+	bu.UseDirectoryBudget(d)
 	return nil
 }
+
+// directoryBudgetKey names the tenant's directory budget (its row beside
+// the invitation budget's).
+func directoryBudgetKey(cfg *config.Config) string { return "directory:" + inviteBudgetKey(cfg) }
 
 // inviteBudgetKey names the tenant's budget: its id, or the Graph endpoint
 // when no tenant id is configured (the simulator, credential default).

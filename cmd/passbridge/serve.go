@@ -34,6 +34,9 @@ Stops gracefully on SIGTERM or Ctrl-C.
         serve /healthz, /readyz, /metrics and the admin console on this
         address instead (same TLS settings); server.listen then answers only
         /scim/v2.
+  server.pprof
+        true: Go's profiler at /debug/pprof/ on server.adminListen (which it
+        needs), e.g. go tool pprof http://ADMIN/debug/pprof/profile?seconds=20
   mail.smtp.host, mail.from
         passbridge's own mail over SMTP (STARTTLS required unless
         mail.smtp.starttls is false); with invitation.sendEmail false it

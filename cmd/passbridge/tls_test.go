@@ -288,6 +288,10 @@ func TestServeAdminListen(t *testing.T) {
 		t.Run(fmt.Sprintf("tls=%v", withTLS), func(t *testing.T) {
 			listen, admin := freeAddr(t), freeAddr(t)
 			server := fmt.Sprintf("  listen: %q\n  adminListen: %q", listen, admin)
+			// The profiler: on in the plain run, off (the default) under TLS.
+			if !withTLS {
+				server += "\n  pprof: true"
+			}
 			scheme, client := "http", &http.Client{Timeout: 10 * time.Second}
 			if withTLS {
 				dir := t.TempDir()
@@ -319,6 +323,13 @@ func TestServeAdminListen(t *testing.T) {
 				if code, body := get(scheme+"://"+listen+path, ""); code != 404 {
 					t.Errorf("SCIM port %s: %d, want 404: %s", path, code, body)
 				}
+			}
+			pprofCode := map[bool]int{true: 404, false: 200}[withTLS]
+			if code, body := get(scheme+"://"+admin+"/debug/pprof/cmdline", ""); code != pprofCode {
+				t.Errorf("admin /debug/pprof/cmdline with pprof=%v: %d, want %d: %.200s", !withTLS, code, pprofCode, body)
+			}
+			if code, _ := get(scheme+"://"+listen+"/debug/pprof/cmdline", ""); code != 404 {
+				t.Errorf("SCIM port /debug/pprof/cmdline: %d, want 404", code)
 			}
 			if code, body := get(scheme+"://"+listen+"/scim/v2/Users", token); code != 200 {
 				t.Errorf("SCIM on server.listen: %d %s", code, body)
