@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -153,7 +152,7 @@ type env struct {
 	st    *sqlite.Store
 	clock *testkit.Clock
 	svc   *connector.Service
-	logs  *bytes.Buffer
+	logs  *testkit.Buffer
 	log   *slog.Logger
 }
 
@@ -164,21 +163,10 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	clock := testkit.NewClock(testkit.Epoch)
-	var buf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	buf := &testkit.Buffer{}
+	log := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := connector.NewService(st, connector.Options{Clock: clock, Logger: log})
-	return &env{st: st, clock: clock, svc: svc, logs: &buf, log: log}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return &env{st: st, clock: clock, svc: svc, logs: buf, log: log}
 }
 
 func (e *env) dispatcher(t *testing.T, rs ...webhook.Receiver) *webhook.Dispatcher {

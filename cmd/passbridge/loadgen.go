@@ -198,17 +198,7 @@ func runTarget(ctx context.Context, b *benchFlags) error {
 		fn       func(c *http.Client, w, i int) error
 	}{
 		{"filter", "GET filter userName eq", func(c *http.Client, w, i int) error {
-			email := strings.ToUpper(benchEmail("bench", rng()))
-			var lr struct {
-				TotalResults int `json:"totalResults"`
-			}
-			if err := env.do(c, http.MethodGet, "/Users?filter="+url.QueryEscape(`userName eq "`+email+`"`), "", http.StatusOK, &lr); err != nil {
-				return err
-			}
-			if lr.TotalResults != 1 {
-				return fmt.Errorf("filter %s: %d results", email, lr.TotalResults)
-			}
-			return nil
+			return env.filterOne(c, rng())
 		}},
 		{"id", "GET by id", func(c *http.Client, w, i int) error {
 			return env.do(c, http.MethodGet, "/Users/"+ids[mrand.IntN(len(ids))], "", http.StatusOK, nil)

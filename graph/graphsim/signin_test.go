@@ -2,8 +2,6 @@ package graphsim_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"net/http"
 	"testing"
 )
 
@@ -11,15 +9,7 @@ import (
 // /users serve it with $select=signInActivity; a tenant without P1 is 403.
 func TestSignInActivityControl(t *testing.T) {
 	e := newEnv(t)
-	post := func(path string, body any) int {
-		b, _ := json.Marshal(body)
-		res, err := http.Post(e.srv.URL+path, "application/json", bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
-	}
+	post := e.post
 	id := e.mustInvite("a@agency.gov.sg")
 	r := e.do("GET", "/v1.0/users/"+id+"?$select=id,signInActivity", nil)
 	sa, _ := r.body["signInActivity"].(map[string]any)

@@ -27,6 +27,18 @@ type env struct {
 	clock *testkit.Clock
 }
 
+// post sends body as JSON to the control API and returns the status.
+func (e *env) post(path string, body any) int {
+	e.t.Helper()
+	b, _ := json.Marshal(body)
+	res, err := http.Post(e.srv.URL+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
 func newEnv(t *testing.T, opts ...graphsim.Option) *env {
 	t.Helper()
 	clk := testkit.NewClock(testkit.Epoch)
@@ -684,15 +696,7 @@ func TestUnexpectedCalls(t *testing.T) {
 
 func TestControlHTTP(t *testing.T) {
 	e := newEnv(t)
-	post := func(path string, body any) int {
-		b, _ := json.Marshal(body)
-		res, err := http.Post(e.srv.URL+path, "application/json", bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
-	}
+	post := e.post
 	id := e.mustInvite("a@agency.gov.sg")
 	if st := post("/_sim/redeem", map[string]string{"email": "a@agency.gov.sg"}); st != 204 {
 		t.Errorf("redeem: %d", st)
